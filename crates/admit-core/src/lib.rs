@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod access;
+mod account;
+pub mod audit;
+mod change;
+pub mod clock;
+mod email;
+mod id;
+pub mod mail;
+pub mod password;
+pub mod token;
+
+pub use access::{AccountKind, Grant, Role, Scope};
+pub use account::{
+    ALL_EVENTS, AccountRecord, AccountStatus, CredentialEpoch, FieldError, FullName, Labels, Lifecycle, Locale, Phone,
+    StatusEvent, TransitionError,
+};
+pub use audit::{AuditAction, AuditRecord};
+pub use change::{AccountWrite, ChangeSet, TokenConsumption, TokenRevocation};
+pub use clock::{Clock, SystemClock, TestClock, Timestamp};
+pub use email::{Email, EmailError, EmailKey, EmailPolicy, MAX_EMAIL_LEN};
+pub use id::{AccountId, AuditId, ClientFileId, IdError, MailId, ProgramId};
+pub use mail::{Lease, MailKind, MailParams, MailRecord, MailSecret, MailStatus};
+pub use password::PasswordHash;
+pub use token::{LinkError, LinkFailure, RevokeReason, TokenPurpose, TokenRecord, TokenSelector, VerifierHash};

@@ -1,0 +1,432 @@
+//! One-time links: split tokens (selector + verifier), issued, parsed and verified here;
+//! stores keep a [`TokenRecord`] with the verifier only as a SHA-256 hash.
+//!
+//! A token reads `adm_` followed by 43 URL-safe base64 characters encoding 32 random
+//! bytes: a 16-byte selector (the lookup key, stored as is) and a 16-byte verifier (stored
+//! only hashed, compared in constant time). 256 bits of randomness in all; the verifier
+//! alone is 128 bits, which no one can guess online or offline. The `adm_` prefix lets
+//! secret scanners spot leaked links.
+//!
+//! ```
+//! use admit_core::{token, AccountId, CredentialEpoch, TestClock, Clock, TokenPurpose};
+//! use rand::{SeedableRng, rngs::StdRng};
+//! let mut rng = StdRng::seed_from_u64(7);
+//! let clock = TestClock::default_start();
+//! let account = AccountId::generate(clock.now(), &mut rng);
+//! let issued = token::issue(&mut rng, account, TokenPurpose::Invitation, CredentialEpoch(0),
+//!                           clock.now(), time::Duration::days(7));
+//! let parsed = token::parse(issued.raw.expose()).unwrap();
+//! assert_eq!(parsed.selector(), &issued.record.selector);
+//! assert!(parsed.verify(&issued.record, TokenPurpose::Invitation, clock.now()).is_ok());
+//! ```
+
+use std::fmt;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand_core::CryptoRng;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use time::Duration;
+
+use crate::{AccountId, AccountRecord, CredentialEpoch, Timestamp};
+
+/// The prefix of every token.
+pub const TOKEN_PREFIX: &str = "adm_";
+/// Bytes in a selector.
+pub const SELECTOR_LEN: usize = 16;
+/// Bytes in a verifier.
+pub const VERIFIER_LEN: usize = 16;
+/// Length of a token's text form.
+pub const TOKEN_TEXT_LEN: usize = TOKEN_PREFIX.len() + 43;
+
+/// What a link is for. A token of one purpose is refused for the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+pub enum TokenPurpose {
+    /// Set a first password and activate the account.
+    Invitation,
+    /// Set a new password (also activates a never-activated account).
+    PasswordReset,
+}
+
+impl TokenPurpose {
+    /// Both purposes.
+    pub const ALL: [TokenPurpose; 2] = [TokenPurpose::Invitation, TokenPurpose::PasswordReset];
+
+    /// The stable lower-case name stores persist.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TokenPurpose::Invitation => "invitation",
+            TokenPurpose::PasswordReset => "password_reset",
+        }
+    }
+
+    /// Parses [`TokenPurpose::as_str`]'s output.
+    pub fn from_name(name: &str) -> Option<TokenPurpose> {
+        TokenPurpose::ALL.into_iter().find(|p| p.as_str() == name)
+    }
+}
+
+/// The public half of a token: the key stores look a record up by.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TokenSelector([u8; SELECTOR_LEN]);
+
+impl TokenSelector {
+    /// Rebuilds a selector from the bytes a store kept.
+    pub const fn from_bytes(bytes: [u8; SELECTOR_LEN]) -> Self {
+        TokenSelector(bytes)
+    }
+
+    /// The selector's bytes, as stores persist them.
+    pub const fn to_bytes(self) -> [u8; SELECTOR_LEN] {
+        self.0
+    }
+}
+
+impl fmt::Debug for TokenSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenSelector({self})")
+    }
+}
+
+impl fmt::Display for TokenSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// SHA-256 of a verifier: what stores keep instead of the verifier.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct VerifierHash([u8; 32]);
+
+impl VerifierHash {
+    /// Rebuilds a hash from the bytes a store kept.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        VerifierHash(bytes)
+    }
+
+    /// The hash's bytes.
+    pub const fn to_bytes(self) -> [u8; 32] {
+        self.0
+    }
+
+    fn of(verifier: &[u8; VERIFIER_LEN]) -> Self {
+        VerifierHash(Sha256::digest(verifier).into())
+    }
+}
+
+impl fmt::Debug for VerifierHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("VerifierHash(..)")
+    }
+}
+
+/// Why a link stopped working; kept on the record for logs and audits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub enum RevokeReason {
+    /// A newer link of the same purpose was issued.
+    Replaced,
+    /// The password changed (the credential epoch moved).
+    PasswordChanged,
+    /// The account's address changed.
+    EmailChanged,
+    /// The account was disabled.
+    AccountDisabled,
+    /// The account was moved to the trash.
+    AccountTrashed,
+    /// The person signed in with the right password, so the reset link is not needed.
+    SignedIn,
+}
+
+impl RevokeReason {
+    /// The stable snake-case name stores persist.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RevokeReason::Replaced => "replaced",
+            RevokeReason::PasswordChanged => "password_changed",
+            RevokeReason::EmailChanged => "email_changed",
+            RevokeReason::AccountDisabled => "account_disabled",
+            RevokeReason::AccountTrashed => "account_trashed",
+            RevokeReason::SignedIn => "signed_in",
+        }
+    }
+
+    /// Parses [`RevokeReason::as_str`]'s output.
+    pub fn from_name(name: &str) -> Option<RevokeReason> {
+        [
+            RevokeReason::Replaced,
+            RevokeReason::PasswordChanged,
+            RevokeReason::EmailChanged,
+            RevokeReason::AccountDisabled,
+            RevokeReason::AccountTrashed,
+            RevokeReason::SignedIn,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
+    }
+}
+
+/// A stored token. The verifier appears only as its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Lookup key; unique.
+    pub selector: TokenSelector,
+    /// SHA-256 of the verifier.
+    pub verifier_hash: VerifierHash,
+    /// The account the link acts on.
+    pub account_id: AccountId,
+    /// What the link is for.
+    pub purpose: TokenPurpose,
+    /// The account's credential epoch when the link was issued.
+    pub credential_epoch: CredentialEpoch,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// Valid while `now <= expires_at`.
+    pub expires_at: Timestamp,
+    /// When it was used, if it was.
+    pub consumed_at: Option<Timestamp>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+    /// Why it was revoked.
+    pub revoked_reason: Option<RevokeReason>,
+}
+
+impl TokenRecord {
+    /// Whether it is unused, unrevoked and not past its deadline at `now`.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.consumed_at.is_none() && self.revoked_at.is_none() && now <= self.expires_at
+    }
+
+    /// Checks the record's own state at `now`, for `purpose` (not the verifier).
+    ///
+    /// # Errors
+    /// [`LinkError`] with the reason.
+    pub fn check_state(&self, purpose: TokenPurpose, now: Timestamp) -> Result<(), LinkError> {
+        if self.purpose != purpose {
+            return Err(LinkError::new(LinkFailure::WrongPurpose));
+        }
+        if self.consumed_at.is_some() {
+            return Err(LinkError::new(LinkFailure::Used));
+        }
+        if let Some(reason) = self.revoked_reason {
+            return Err(LinkError::new(LinkFailure::Revoked(reason)));
+        }
+        if self.revoked_at.is_some() {
+            return Err(LinkError::new(LinkFailure::Revoked(RevokeReason::Replaced)));
+        }
+        if now > self.expires_at {
+            return Err(LinkError::new(LinkFailure::Expired));
+        }
+        Ok(())
+    }
+
+    /// Checks that the account is still the one the link was issued for: available, and
+    /// in the same credential epoch.
+    ///
+    /// # Errors
+    /// [`LinkError`] with [`LinkFailure::AccountUnavailable`] or [`LinkFailure::Revoked`].
+    pub fn check_account(&self, account: &AccountRecord) -> Result<(), LinkError> {
+        if account.id != self.account_id || !account.is_available() {
+            return Err(LinkError::new(LinkFailure::AccountUnavailable));
+        }
+        if account.credential_epoch != self.credential_epoch {
+            return Err(LinkError::new(LinkFailure::Revoked(RevokeReason::PasswordChanged)));
+        }
+        Ok(())
+    }
+}
+
+/// The text of a token, as put in a link. A secret: never printed.
+///
+/// ```
+/// # use admit_core::token::RawToken;
+/// let raw = RawToken::from_text("adm_secret".to_owned());
+/// assert!(!format!("{raw:?}").contains("secret"));
+/// ```
+pub struct RawToken(SecretString);
+
+impl RawToken {
+    /// Wraps token text (for example from a request).
+    pub fn from_text(text: String) -> Self {
+        RawToken(SecretString::from(text))
+    }
+
+    /// The token text, to put in a link.
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for RawToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RawToken([redacted])")
+    }
+}
+
+/// A freshly issued token: the text to send and the record to store.
+#[derive(Debug)]
+pub struct IssuedToken {
+    /// The text to put in the link; sent once, never stored.
+    pub raw: RawToken,
+    /// What the store keeps.
+    pub record: TokenRecord,
+}
+
+/// Issues a token for `account_id` with `purpose`, valid from `now` for `ttl`.
+///
+/// `rng` must be a cryptographically secure generator (`rand::rng()` in production; a
+/// seeded one in tests).
+pub fn issue(
+    rng: &mut (impl CryptoRng + ?Sized),
+    account_id: AccountId,
+    purpose: TokenPurpose,
+    credential_epoch: CredentialEpoch,
+    now: Timestamp,
+    ttl: Duration,
+) -> IssuedToken {
+    let mut bytes = [0u8; SELECTOR_LEN + VERIFIER_LEN];
+    rng.fill_bytes(&mut bytes);
+    let (selector, verifier) = split(&bytes);
+    let mut text = [0u8; TOKEN_TEXT_LEN];
+    text[..TOKEN_PREFIX.len()].copy_from_slice(TOKEN_PREFIX.as_bytes());
+    let written = URL_SAFE_NO_PAD
+        .encode_slice(bytes, &mut text[TOKEN_PREFIX.len()..])
+        .unwrap_or_default();
+    debug_assert_eq!(written, 43);
+    // The buffer holds only ASCII from the prefix and the base64 alphabet.
+    let text = String::from_utf8_lossy(&text).into_owned();
+    let record = TokenRecord {
+        selector: TokenSelector(selector),
+        verifier_hash: VerifierHash::of(&verifier),
+        account_id,
+        purpose,
+        credential_epoch,
+        created_at: now,
+        expires_at: now + ttl,
+        consumed_at: None,
+        revoked_at: None,
+        revoked_reason: None,
+    };
+    bytes.fill(0);
+    IssuedToken { raw: RawToken(SecretString::from(text)), record }
+}
+
+fn split(bytes: &[u8; SELECTOR_LEN + VERIFIER_LEN]) -> ([u8; SELECTOR_LEN], [u8; VERIFIER_LEN]) {
+    let mut selector = [0u8; SELECTOR_LEN];
+    let mut verifier = [0u8; VERIFIER_LEN];
+    selector.copy_from_slice(&bytes[..SELECTOR_LEN]);
+    verifier.copy_from_slice(&bytes[SELECTOR_LEN..]);
+    (selector, verifier)
+}
+
+/// A well-formed token, ready to be looked up by selector and verified.
+pub struct ParsedToken {
+    selector: TokenSelector,
+    verifier: [u8; VERIFIER_LEN],
+}
+
+impl fmt::Debug for ParsedToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ParsedToken").field("selector", &self.selector).field("verifier", &"[redacted]").finish()
+    }
+}
+
+impl Drop for ParsedToken {
+    fn drop(&mut self) {
+        self.verifier.fill(0);
+    }
+}
+
+/// Parses token text. Anything malformed (length, prefix, alphabet, non-canonical
+/// encoding) is refused here, before any store call, with [`LinkFailure::Malformed`].
+///
+/// # Errors
+/// [`LinkError`] (malformed).
+pub fn parse(text: &str) -> Result<ParsedToken, LinkError> {
+    let bytes = text.as_bytes();
+    if bytes.len() != TOKEN_TEXT_LEN || !bytes.starts_with(TOKEN_PREFIX.as_bytes()) {
+        return Err(LinkError::new(LinkFailure::Malformed));
+    }
+    let mut raw = [0u8; SELECTOR_LEN + VERIFIER_LEN];
+    match URL_SAFE_NO_PAD.decode_slice(&bytes[TOKEN_PREFIX.len()..], &mut raw) {
+        Ok(n) if n == raw.len() => {}
+        _ => return Err(LinkError::new(LinkFailure::Malformed)),
+    }
+    let (selector, verifier) = split(&raw);
+    raw.fill(0);
+    Ok(ParsedToken { selector: TokenSelector(selector), verifier })
+}
+
+impl ParsedToken {
+    /// The selector to look the record up by.
+    pub fn selector(&self) -> &TokenSelector {
+        &self.selector
+    }
+
+    /// Verifies the token against its stored record for `purpose` at `now`: the verifier
+    /// (constant-time comparison of SHA-256 hashes), then the record's state. Does not
+    /// consume anything.
+    ///
+    /// # Errors
+    /// [`LinkError`] with the reason.
+    pub fn verify(&self, record: &TokenRecord, purpose: TokenPurpose, now: Timestamp) -> Result<(), LinkError> {
+        let matches = self.selector.0.ct_eq(&record.selector.0) & VerifierHash::of(&self.verifier).0.ct_eq(&record.verifier_hash.0);
+        if !bool::from(matches) {
+            return Err(LinkError::new(LinkFailure::WrongVerifier));
+        }
+        record.check_state(purpose, now)
+    }
+}
+
+/// Why a link failed, for logs. Callers only ever see [`LinkError`]'s uniform message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LinkFailure {
+    /// Not a token at all (length, prefix, alphabet).
+    Malformed,
+    /// Well formed, but no record has this selector.
+    Unknown,
+    /// The selector exists, the verifier does not match.
+    WrongVerifier,
+    /// A token of the other purpose.
+    WrongPurpose,
+    /// Past its deadline.
+    Expired,
+    /// Already used.
+    Used,
+    /// Revoked, and why.
+    Revoked(RevokeReason),
+    /// The account is disabled, trashed or gone.
+    AccountUnavailable,
+    /// Too many failed attempts from this requester.
+    RateLimited,
+}
+
+/// The one error a person following a link sees: "invalid or expired link". The real
+/// reason is kept for logs ([`LinkError::reason`]).
+#[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid or expired link")]
+pub struct LinkError {
+    reason: LinkFailure,
+}
+
+impl LinkError {
+    /// A link error with its real reason.
+    pub const fn new(reason: LinkFailure) -> Self {
+        LinkError { reason }
+    }
+
+    /// The real reason, for logs and audits only.
+    pub const fn reason(&self) -> LinkFailure {
+        self.reason
+    }
+}
+
+impl fmt::Debug for LinkError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LinkError({:?})", self.reason)
+    }
+}
