@@ -130,9 +130,8 @@ impl Phone {
         }
         let compact: String = text.trim().chars().filter(|c| !matches!(c, ' ' | '.' | '-')).collect();
         let digits = compact.strip_prefix('+').ok_or(FieldError::InvalidPhone)?;
-        let ok = (8..=15).contains(&digits.len())
-            && digits.bytes().all(|b| b.is_ascii_digit())
-            && !digits.starts_with('0');
+        let ok =
+            (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) && !digits.starts_with('0');
         if ok { Ok(Phone(compact)) } else { Err(FieldError::InvalidPhone) }
     }
 

@@ -45,8 +45,7 @@ impl Timestamp {
 
     /// This instant as a [`time::OffsetDateTime`] in UTC.
     pub fn to_datetime(self) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 
     /// `self + duration`, truncated to microseconds and saturating at the representable range.

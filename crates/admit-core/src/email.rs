@@ -148,9 +148,7 @@ fn is_valid_local_part(local: &str) -> bool {
         && !local.ends_with('.')
         && !local.contains("..")
         && local.chars().all(|c| {
-            c.is_ascii_alphanumeric()
-                || "!#$%&'*+-/=?^_`{|}~.".contains(c)
-                || (!c.is_ascii() && c.is_alphanumeric())
+            c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) || (!c.is_ascii() && c.is_alphanumeric())
         })
 }
 
@@ -219,11 +217,40 @@ impl EmailPolicy {
     /// The local parts refused by default (compared case-insensitively, ignoring any
     /// `+tag` suffix).
     pub const DEFAULT_REFUSED_LOCAL_PARTS: &'static [&'static str] = &[
-        "abuse", "accounting", "accounts", "admin", "administrator", "billing", "compta",
-        "comptabilite", "contact", "direction", "facturation", "help", "hostmaster", "hr",
-        "info", "infos", "information", "it", "mailer-daemon", "maintenance", "marketing",
-        "no-reply", "noreply", "office", "postmaster", "rh", "root", "sales", "secretariat",
-        "security", "service", "support", "team", "webmaster",
+        "abuse",
+        "accounting",
+        "accounts",
+        "admin",
+        "administrator",
+        "billing",
+        "compta",
+        "comptabilite",
+        "contact",
+        "direction",
+        "facturation",
+        "help",
+        "hostmaster",
+        "hr",
+        "info",
+        "infos",
+        "information",
+        "it",
+        "mailer-daemon",
+        "maintenance",
+        "marketing",
+        "no-reply",
+        "noreply",
+        "office",
+        "postmaster",
+        "rh",
+        "root",
+        "sales",
+        "secretariat",
+        "security",
+        "service",
+        "support",
+        "team",
+        "webmaster",
     ];
 
     /// A policy that refuses nothing beyond syntax.
@@ -271,8 +298,6 @@ impl EmailPolicy {
 
 impl Default for EmailPolicy {
     fn default() -> Self {
-        EmailPolicy {
-            refused_local_parts: Self::DEFAULT_REFUSED_LOCAL_PARTS.iter().map(|s| (*s).to_owned()).collect(),
-        }
+        EmailPolicy { refused_local_parts: Self::DEFAULT_REFUSED_LOCAL_PARTS.iter().map(|s| (*s).to_owned()).collect() }
     }
 }

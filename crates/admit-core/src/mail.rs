@@ -54,7 +54,10 @@ impl MailKind {
 
     /// Whether mails of this kind carry a secret (a link or a temporary password).
     pub const fn carries_secret(self) -> bool {
-        matches!(self, MailKind::Invitation | MailKind::InvitationReminder | MailKind::PasswordReset | MailKind::TemporaryPassword)
+        matches!(
+            self,
+            MailKind::Invitation | MailKind::InvitationReminder | MailKind::PasswordReset | MailKind::TemporaryPassword
+        )
     }
 }
 

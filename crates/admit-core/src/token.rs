@@ -293,9 +293,7 @@ pub fn issue(
     let (selector, verifier) = split(&bytes);
     let mut text = [0u8; TOKEN_TEXT_LEN];
     text[..TOKEN_PREFIX.len()].copy_from_slice(TOKEN_PREFIX.as_bytes());
-    let written = URL_SAFE_NO_PAD
-        .encode_slice(bytes, &mut text[TOKEN_PREFIX.len()..])
-        .unwrap_or_default();
+    let written = URL_SAFE_NO_PAD.encode_slice(bytes, &mut text[TOKEN_PREFIX.len()..]).unwrap_or_default();
     debug_assert_eq!(written, 43);
     // The buffer holds only ASCII from the prefix and the base64 alphabet.
     let text = String::from_utf8_lossy(&text).into_owned();
@@ -374,7 +372,8 @@ impl ParsedToken {
     /// # Errors
     /// [`LinkError`] with the reason.
     pub fn verify(&self, record: &TokenRecord, purpose: TokenPurpose, now: Timestamp) -> Result<(), LinkError> {
-        let matches = self.selector.0.ct_eq(&record.selector.0) & VerifierHash::of(&self.verifier).0.ct_eq(&record.verifier_hash.0);
+        let matches = self.selector.0.ct_eq(&record.selector.0)
+            & VerifierHash::of(&self.verifier).0.ct_eq(&record.verifier_hash.0);
         if !bool::from(matches) {
             return Err(LinkError::new(LinkFailure::WrongVerifier));
         }
