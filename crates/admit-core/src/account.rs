@@ -496,8 +496,10 @@ impl CredentialEpoch {
 pub struct AccountRecord {
     /// Its id (UUIDv7).
     pub id: AccountId,
-    /// Its address; unique case-insensitively through [`Email::key`].
-    pub email: Email,
+    /// Its address, unique case-insensitively through [`Email::key`]. `None` until one is
+    /// assigned: a host may create accounts for people whose address it does not know yet
+    /// (a family-portal « responsable »), who can receive no mail until then.
+    pub email: Option<Email>,
     /// The person's full name.
     pub full_name: FullName,
     /// An optional phone number.
