@@ -6,6 +6,8 @@
 mod access;
 mod account;
 pub mod audit;
+pub mod authz;
+pub mod decide;
 mod change;
 pub mod clock;
 mod email;
