@@ -27,5 +27,8 @@ pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use email::{Email, EmailError, EmailKey, EmailPolicy, MAX_EMAIL_LEN};
 pub use id::{AccountId, AuditId, ClientFileId, IdError, MailId, ProgramId};
 pub use mail::{Lease, MailKind, MailParams, MailRecord, MailSecret, MailStatus};
-pub use password::PasswordHash;
+pub use password::{
+    Argon2Params, MAX_PASSWORD_BYTES, PasswordContext, PasswordError, PasswordHash, PasswordHasher, PasswordPolicy,
+    generate_temporary_password,
+};
 pub use token::{LinkError, LinkFailure, RevokeReason, TokenPurpose, TokenRecord, TokenSelector, VerifierHash};
