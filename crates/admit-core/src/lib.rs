@@ -6,6 +6,7 @@
 mod access;
 mod account;
 pub mod audit;
+pub mod authz;
 mod change;
 pub mod clock;
 mod email;
@@ -20,6 +21,7 @@ pub use account::{
     StatusEvent, TransitionError,
 };
 pub use audit::{AuditAction, AuditRecord};
+pub use authz::{Action, Forbidden, ForbiddenReason, Target};
 pub use change::{AccountWrite, ChangeSet, TokenConsumption, TokenRevocation};
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use email::{Email, EmailError, EmailKey, EmailPolicy, MAX_EMAIL_LEN};
