@@ -142,7 +142,8 @@ pub struct Target<'a> {
     pub kind: AccountKind,
     /// Its grants (for [`Action::Create`], the proposed ones).
     pub grants: &'a [Grant],
-    /// Whether it is the only available platform administrator.
+    /// Whether it is the only platform administrator able to act
+    /// ([`is_acting_platform_administrator`]).
     pub is_last_platform_administrator: bool,
 }
 
@@ -152,16 +153,44 @@ impl<'a> Target<'a> {
         Target { kind, grants, is_last_platform_administrator }
     }
 
-    /// A stored account, given how many available platform administrators the store holds
-    /// (the account included, if it is one).
-    pub fn account(account: &'a AccountRecord, available_platform_administrators: usize) -> Self {
+    /// A stored account, given how many accounts of the store pass
+    /// [`is_acting_platform_administrator`] (the account included, if it does).
+    pub fn account(account: &'a AccountRecord, acting_platform_administrators: usize) -> Self {
         Target {
             kind: account.kind,
             grants: &account.grants,
-            is_last_platform_administrator: account.is_platform_administrator()
-                && available_platform_administrators <= 1,
+            is_last_platform_administrator: is_acting_platform_administrator(account)
+                && acting_platform_administrators <= 1,
         }
     }
+}
+
+/// Whether `account` is a platform administrator able to act now: available (neither disabled
+/// nor trashed), active (has set a password) and holding the platform administrator grant.
+///
+/// These are the accounts the last-administrator rule counts: an invited administrator who
+/// never set a password cannot take over, so it does not count.
+///
+/// ```
+/// # use admit_core::*;
+/// # fn account(grants: &[Grant]) -> AccountRecord {
+/// #     let t = Timestamp::from_unix_micros(1_767_225_600_000_000);
+/// #     AccountRecord { id: AccountId::from_bytes([7; 16]), email: Email::parse("a@exemple.fr").unwrap().into(),
+/// #         full_name: FullName::parse("A").unwrap(), phone: None, locale: Locale::fr(), kind: AccountKind::Member,
+/// #         grants: grants.to_vec(), labels: Labels::new(), lifecycle: Lifecycle::Active,
+/// #         invitation_expires_at: None, password_hash: None, must_change_password: false,
+/// #         credential_epoch: CredentialEpoch::default(), version: 1, created_at: t, updated_at: t,
+/// #         invited_at: None, last_invitation_sent_at: None, activated_at: Some(t), last_login_at: None,
+/// #         password_changed_at: None, disabled_at: None, trashed_at: None }
+/// # }
+/// use admit_core::authz::is_acting_platform_administrator;
+/// let mut root = account(&[Grant::platform_administrator()]);
+/// assert!(is_acting_platform_administrator(&root));
+/// root.lifecycle = Lifecycle::Invited;
+/// assert!(!is_acting_platform_administrator(&root));
+/// ```
+pub fn is_acting_platform_administrator(account: &AccountRecord) -> bool {
+    account.is_available() && account.lifecycle == Lifecycle::Active && holds_platform_administrator(account)
 }
 
 /// Why the policy refused.

@@ -381,15 +381,23 @@ fn authorize_global_matches_the_oracle_on_every_cell() {
 }
 
 #[test]
-fn target_of_a_stored_account_flags_the_last_available_platform_administrator() {
+fn target_of_a_stored_account_flags_the_last_acting_platform_administrator() {
     let root = account(1, AccountKind::Member, vec![Grant::platform_administrator()], Availability::Active);
     assert!(Target::account(&root, 1).is_last_platform_administrator);
     assert!(!Target::account(&root, 2).is_last_platform_administrator);
     let member = account(2, AccountKind::Member, grants_of(bit(1, ADMIN)), Availability::Active);
     assert!(!Target::account(&member, 1).is_last_platform_administrator);
-    // A disabled platform administrator is not the one keeping the platform reachable.
-    let disabled = account(3, AccountKind::Member, vec![Grant::platform_administrator()], Availability::Disabled);
-    assert!(!Target::account(&disabled, 1).is_last_platform_administrator);
+    // Only a platform administrator who can act keeps the platform reachable: neither a disabled
+    // or trashed one nor one who never set a password counts.
+    for state in Availability::ALL {
+        let admin = account(3, AccountKind::Member, vec![Grant::platform_administrator()], state);
+        let acts = state == Availability::Active;
+        assert_eq!(authz::is_acting_platform_administrator(&admin), acts, "{state:?}");
+        assert_eq!(Target::account(&admin, 1).is_last_platform_administrator, acts, "{state:?}");
+        assert!(!Target::account(&admin, 2).is_last_platform_administrator, "{state:?}");
+    }
+    let collaborator = account(4, AccountKind::Member, grants_of(bit(PLATFORM, 1)), Availability::Active);
+    assert!(!authz::is_acting_platform_administrator(&collaborator));
     let target = Target::account(&root, 1);
     assert_eq!((target.kind, target.grants), (AccountKind::Member, &root.grants[..]));
 }
