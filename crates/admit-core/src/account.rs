@@ -388,9 +388,25 @@ pub enum StatusEvent {
     Restore,
 }
 
+impl StatusEvent {
+    /// A stable snake-case name (`invite`, `invitation_expires`, `set_password`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StatusEvent::Invite => "invite",
+            StatusEvent::Reinvite => "reinvite",
+            StatusEvent::InvitationExpires => "invitation_expires",
+            StatusEvent::SetPassword => "set_password",
+            StatusEvent::Disable => "disable",
+            StatusEvent::Enable => "enable",
+            StatusEvent::Trash => "trash",
+            StatusEvent::Restore => "restore",
+        }
+    }
+}
+
 /// A status change the state machine does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{event:?} is not allowed from status {from:?}")]
+#[error("{} is not allowed from status {}", event.as_str(), from.as_str())]
 pub struct TransitionError {
     /// The status the account was in.
     pub from: AccountStatus,

@@ -58,6 +58,8 @@ impl Availability {
 }
 
 /// An account record with the given kind, grants and availability; `n` makes id and email unique.
+// `.into()` on the email keeps this helper compiling whether the field is `Email` or `Option<Email>`.
+#[allow(clippy::useless_conversion)]
 pub fn account(n: u32, kind: AccountKind, grants: Vec<Grant>, availability: Availability) -> AccountRecord {
     let mut id = [0u8; 16];
     id[12..].copy_from_slice(&n.to_be_bytes());
