@@ -48,28 +48,48 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 1. The first platform administrator, then a programme's team and a public account.
     let admin = admit
-        .bootstrap_administrator("jeanne.martin@example.org", "Jeanne Martin", SecretString::from("correct horse battery staple"))
+        .bootstrap_administrator(
+            "jeanne.martin@example.org",
+            "Jeanne Martin",
+            SecretString::from("correct horse battery staple"),
+        )
         .await?;
     let program = Scope::Program(ProgramId::parse("incubateur-2026")?);
-    let alice = CreateAccount::member("alice.durand@example.org", "Alice Durand", Grant::new(program.clone(), Role::Collaborator)).locale("fr");
-    let bob = CreateAccount::member("Bob.Smith@Example.org", "Bob Smith", Grant::new(program.clone(), Role::Collaborator)).locale("en");
+    let alice = CreateAccount::member(
+        "alice.durand@example.org",
+        "Alice Durand",
+        Grant::new(program.clone(), Role::Collaborator),
+    )
+    .locale("fr");
+    let bob =
+        CreateAccount::member("Bob.Smith@Example.org", "Bob Smith", Grant::new(program.clone(), Role::Collaborator))
+            .locale("en");
     let carla = CreateAccount::public("carla.candidate@example.org", "Carla Candidate").locale("fr");
     let rows = admit.create_accounts(admin.id, vec![alice, bob, carla], Invite::Now).await?;
     println!("Created and invited {} accounts in one batch.", rows.len());
-    let refused = admit.create_account(admin.id, CreateAccount::member("maintenance@example.org", "Maintenance", Grant::new(program.clone(), Role::Guest)), Invite::Later).await;
+    let refused = admit
+        .create_account(
+            admin.id,
+            CreateAccount::member("maintenance@example.org", "Maintenance", Grant::new(program.clone(), Role::Guest)),
+            Invite::Later,
+        )
+        .await;
     println!("A department address is refused: {}", refused.unwrap_err());
 
     // 2. Deliver the outbox, then remind Bob (« relance ») and send Carla a reset link.
     let dispatcher = admit.dispatcher(DispatcherConfig::default());
     dispatcher.drain().await?;
     let accounts = admit.list_accounts(admin.id, AccountQuery::new(admit.now())).await?;
-    let id_of = |name: &str| accounts.items.iter().find(|v| v.account.full_name.as_str() == name).map(|v| v.account.id).unwrap();
+    let id_of = |name: &str| {
+        accounts.items.iter().find(|v| v.account.full_name.as_str() == name).map(|v| v.account.id).unwrap()
+    };
     admit.reinvite(admin.id, id_of("Bob Smith")).await?;
     admit.send_password_reset(admin.id, id_of("Carla Candidate")).await?;
     dispatcher.drain().await?;
 
     // 3. Alice follows her invitation link and chooses a password.
-    let invitation = mailbox.copy.messages().into_iter().find(|m| m.to().address().as_str().starts_with("alice")).unwrap();
+    let invitation =
+        mailbox.copy.messages().into_iter().find(|m| m.to().address().as_str().starts_with("alice")).unwrap();
     let token = link_token(&invitation).unwrap();
     let info = admit.inspect_link(&token, "203.0.113.7").await?;
     println!("Alice's link is valid until {}.", info.expires_at);

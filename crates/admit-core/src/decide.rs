@@ -269,12 +269,7 @@ fn mail<R: CryptoRng + ?Sized>(
     expires_at: Option<Timestamp>,
     new_email: Option<String>,
 ) -> MailRecord {
-    let params = MailParams {
-        recipient_name: account.full_name.as_str().to_owned(),
-        secret,
-        expires_at,
-        new_email,
-    };
+    let params = MailParams { recipient_name: account.full_name.as_str().to_owned(), secret, expires_at, new_email };
     let subject = ctx.subjects.subject(kind, &account.locale, &params);
     MailRecord {
         id: MailId::generate(ctx.now, ctx.rng),
@@ -337,7 +332,11 @@ pub fn create_account<R: CryptoRng + ?Sized>(
     invite_now: bool,
 ) -> Result<Decision, DecisionError> {
     authz::authorize_grants(actor, input.kind, &input.grants)?;
-    authz::authorize(actor, Action::Create, &Target { kind: input.kind, grants: &input.grants, is_last_platform_administrator: false })?;
+    authz::authorize(
+        actor,
+        Action::Create,
+        &Target { kind: input.kind, grants: &input.grants, is_last_platform_administrator: false },
+    )?;
     if existing.is_some() {
         return Err(DecisionError::EmailTaken);
     }
@@ -406,7 +405,13 @@ fn invitation<R: CryptoRng + ?Sized>(
     let mut change = ChangeSet::new();
     change.mails.push(mail(ctx, &next, &to, kind, Some(MailSecret::new(link)), Some(issued.record.expires_at), None));
     let action = if first { AuditAction::InvitationSent } else { AuditAction::InvitationResent };
-    change.audit.push(audit(ctx, Some(actor.id), action, Some(next.id), format!("expires_at={}", issued.record.expires_at)));
+    change.audit.push(audit(
+        ctx,
+        Some(actor.id),
+        action,
+        Some(next.id),
+        format!("expires_at={}", issued.record.expires_at),
+    ));
     change.tokens.push(issued.record);
     Ok((next, change))
 }
@@ -442,8 +447,7 @@ pub fn reinvite<R: CryptoRng + ?Sized>(
 ) -> Result<Decision, DecisionError> {
     authz::authorize(actor, Action::Reinvite, &target_of(account, false))?;
     account.status(ctx.now).check(StatusEvent::Reinvite)?;
-    let (next, mut change) =
-        invitation(ctx, actor, updated(account, ctx.now), MailKind::InvitationReminder, false)?;
+    let (next, mut change) = invitation(ctx, actor, updated(account, ctx.now), MailKind::InvitationReminder, false)?;
     change.accounts.push(update(account, next.clone()));
     Ok(Decision { change, account: Some(next), events: Vec::new() })
 }
@@ -588,10 +592,10 @@ pub fn complete_link<R: CryptoRng + ?Sized>(
         TokenPurpose::PasswordReset => AuditAction::PasswordResetCompleted,
     };
     change.audit.push(audit(ctx, Some(account.id), action, Some(account.id), format!("selector={}", token.selector)));
-    if token.purpose == TokenPurpose::PasswordReset {
-        if let Some(to) = next.email.clone() {
-            change.mails.push(mail(ctx, &next, &to, MailKind::PasswordChanged, None, None, None));
-        }
+    if token.purpose == TokenPurpose::PasswordReset
+        && let Some(to) = next.email.clone()
+    {
+        change.mails.push(mail(ctx, &next, &to, MailKind::PasswordChanged, None, None, None));
     }
     let mut events = vec![AccountEvent::PasswordChanged(account.id)];
     if activated {
@@ -662,7 +666,13 @@ pub fn issue_temporary_password<R: CryptoRng + ?Sized>(
     change.accounts.push(update(account, next.clone()));
     change.revocations.push(revoke_all(account.id, RevokeReason::PasswordChanged, now));
     change.mails.push(mail(ctx, &next, &to, MailKind::TemporaryPassword, Some(temporary), None, None));
-    change.audit.push(audit(ctx, Some(actor.id), AuditAction::TemporaryPasswordIssued, Some(account.id), String::new()));
+    change.audit.push(audit(
+        ctx,
+        Some(actor.id),
+        AuditAction::TemporaryPasswordIssued,
+        Some(account.id),
+        String::new(),
+    ));
     let mut events = vec![AccountEvent::PasswordChanged(account.id)];
     if activated {
         events.insert(0, AccountEvent::Activated(account.id));
@@ -747,10 +757,10 @@ pub fn change_email<R: CryptoRng + ?Sized>(
     let mut change = ChangeSet::new();
     change.accounts.push(update(account, next.clone()));
     change.revocations.push(revoke_all(account.id, RevokeReason::EmailChanged, now));
-    if let Some(old) = old.as_ref().filter(|old| old.key() != email.key()) {
-        if account.is_available() {
-            change.mails.push(mail(ctx, &next, old, MailKind::EmailChanged, None, None, Some(email.as_str().to_owned())));
-        }
+    if let Some(old) = old.as_ref().filter(|old| old.key() != email.key())
+        && account.is_available()
+    {
+        change.mails.push(mail(ctx, &next, old, MailKind::EmailChanged, None, None, Some(email.as_str().to_owned())));
     }
     let detail = format!("had_email={}", old.is_some());
     change.audit.push(audit(ctx, Some(actor.id), AuditAction::EmailChanged, Some(account.id), detail));
@@ -923,7 +933,11 @@ pub fn purge<R: CryptoRng + ?Sized>(
 /// Creates the first platform administrator of an empty deployment, active with the given
 /// (policy-checked, hashed) password. The caller checks that no platform administrator
 /// exists; the audit entry has no actor.
-pub fn bootstrap_administrator<R: CryptoRng + ?Sized>(ctx: &mut Ctx<'_, R>, input: NewAccount, hash: PasswordHash) -> Decision {
+pub fn bootstrap_administrator<R: CryptoRng + ?Sized>(
+    ctx: &mut Ctx<'_, R>,
+    input: NewAccount,
+    hash: PasswordHash,
+) -> Decision {
     let now = ctx.now;
     let mut record = AccountRecord {
         id: AccountId::generate(now, ctx.rng),
@@ -952,7 +966,13 @@ pub fn bootstrap_administrator<R: CryptoRng + ?Sized>(ctx: &mut Ctx<'_, R>, inpu
     };
     apply_password(&mut record, hash, false, now);
     let mut change = ChangeSet::new();
-    change.audit.push(audit(ctx, None, AuditAction::AccountCreated, Some(record.id), "bootstrap platform administrator".into()));
+    change.audit.push(audit(
+        ctx,
+        None,
+        AuditAction::AccountCreated,
+        Some(record.id),
+        "bootstrap platform administrator".into(),
+    ));
     change.accounts.push(AccountWrite::Insert(record.clone()));
     Decision { change, events: vec![AccountEvent::Activated(record.id)], account: Some(record) }
 }

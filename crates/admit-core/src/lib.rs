@@ -7,9 +7,9 @@ mod access;
 mod account;
 pub mod audit;
 pub mod authz;
-pub mod decide;
 mod change;
 pub mod clock;
+pub mod decide;
 mod email;
 mod id;
 pub mod mail;
@@ -22,6 +22,7 @@ pub use account::{
     StatusEvent, TransitionError,
 };
 pub use audit::{AuditAction, AuditRecord};
+pub use authz::{Action, Forbidden, ForbiddenReason, Target};
 pub use change::{AccountWrite, ChangeSet, TokenConsumption, TokenRevocation};
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use email::{Email, EmailError, EmailKey, EmailPolicy, MAX_EMAIL_LEN};

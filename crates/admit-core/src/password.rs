@@ -216,7 +216,7 @@ impl<'a> PasswordContext<'a> {
 
     /// The context of an existing account: its email and full name.
     pub fn of_account(account: &'a AccountRecord) -> Self {
-        PasswordContext { email: Some(&account.email), full_name: Some(&account.full_name) }
+        PasswordContext { email: account.email.as_ref(), full_name: Some(&account.full_name) }
     }
 
     /// Sets the email address.

@@ -109,7 +109,7 @@ proptest! {
         first in "[A-Z][a-z]{3,10}",
         last in "[A-Z][a-z]{3,10}",
         before in "[0-9 !?]{0,8}",
-        after in "[0-9 !?]{6,12}",
+        after in "[0-9 !?]{8,12}", // word (>= 4) + after (>= 8) reaches the minimum length
         upper in any::<bool>(),
     ) {
         let name = FullName::parse(&format!("{first} {last}")).unwrap();

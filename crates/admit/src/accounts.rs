@@ -179,7 +179,12 @@ impl Admit {
     /// [`AdmitError::InvalidEmail`] (including department addresses),
     /// [`AdmitError::InvalidField`], [`AdmitError::Forbidden`], [`AdmitError::EmailTaken`],
     /// [`AdmitError::NoEmail`] (invite requested without an address).
-    pub async fn create_account(&self, actor: AccountId, input: CreateAccount, invite: Invite) -> Result<AccountRecord> {
+    pub async fn create_account(
+        &self,
+        actor: AccountId,
+        input: CreateAccount,
+        invite: Invite,
+    ) -> Result<AccountRecord> {
         let input = self.validate(input).map_err(|row| match row {
             BatchRowOutcome::InvalidEmail(e) => AdmitError::InvalidEmail(e),
             BatchRowOutcome::RoleAddress => AdmitError::InvalidEmail(EmailError::RoleAddress),
@@ -206,7 +211,12 @@ impl Admit {
     /// # Errors
     /// [`AdmitError::TooLarge`], [`AdmitError::UnknownActor`], or a store failure; row
     /// problems are reported per row.
-    pub async fn create_accounts(&self, actor: AccountId, rows: Vec<CreateAccount>, invite: Invite) -> Result<Vec<BatchRow>> {
+    pub async fn create_accounts(
+        &self,
+        actor: AccountId,
+        rows: Vec<CreateAccount>,
+        invite: Invite,
+    ) -> Result<Vec<BatchRow>> {
         if rows.len() > MAX_BATCH_ROWS {
             return Err(AdmitError::TooLarge);
         }
@@ -223,7 +233,13 @@ impl Admit {
         let existing: HashSet<EmailKey> = if keys.is_empty() {
             HashSet::new()
         } else {
-            self.inner.store.accounts_by_emails(&keys).await?.into_iter().filter_map(|a| a.email.map(|e| e.key().clone())).collect()
+            self.inner
+                .store
+                .accounts_by_emails(&keys)
+                .await?
+                .into_iter()
+                .filter_map(|a| a.email.map(|e| e.key().clone()))
+                .collect()
         };
         let mut seen = HashSet::new();
         let decisions: Vec<(usize, Decision)> = self.decide(|ctx| {
@@ -256,7 +272,10 @@ impl Admit {
         Ok(outcomes
             .into_iter()
             .enumerate()
-            .map(|(index, outcome)| BatchRow { index, outcome: outcome.unwrap_or(BatchRowOutcome::Refused("skipped".into())) })
+            .map(|(index, outcome)| BatchRow {
+                index,
+                outcome: outcome.unwrap_or(BatchRowOutcome::Refused("skipped".into())),
+            })
             .collect())
     }
 
@@ -344,7 +363,12 @@ impl Admit {
     ///
     /// # Errors
     /// [`AdmitError::Forbidden`], [`AdmitError::NotFound`], [`AdmitError::Concurrent`].
-    pub async fn update_profile(&self, actor: AccountId, account: AccountId, change: ProfileChange) -> Result<AccountRecord> {
+    pub async fn update_profile(
+        &self,
+        actor: AccountId,
+        account: AccountId,
+        change: ProfileChange,
+    ) -> Result<AccountRecord> {
         let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
         let decision = self.decide(|ctx| decide::update_profile(ctx, &actor, &account, change))?;
         Ok(self.commit(decision).await?.account.unwrap_or(account))
@@ -356,7 +380,12 @@ impl Admit {
     /// # Errors
     /// [`AdmitError::Forbidden`] (including removing the last platform administrator),
     /// [`AdmitError::InvalidField`] for an empty list, [`AdmitError::NotFound`].
-    pub async fn change_grants(&self, actor: AccountId, account: AccountId, grants: Vec<Grant>) -> Result<AccountRecord> {
+    pub async fn change_grants(
+        &self,
+        actor: AccountId,
+        account: AccountId,
+        grants: Vec<Grant>,
+    ) -> Result<AccountRecord> {
         if grants.is_empty() || grants.len() > AccountRecord::MAX_GRANTS {
             return Err(AdmitError::InvalidField(FieldError::InvalidGrants));
         }
@@ -440,7 +469,10 @@ impl Admit {
         Ok(outcomes
             .into_iter()
             .enumerate()
-            .map(|(index, outcome)| BatchRow { index, outcome: outcome.unwrap_or(BatchRowOutcome::Refused("skipped".into())) })
+            .map(|(index, outcome)| BatchRow {
+                index,
+                outcome: outcome.unwrap_or(BatchRowOutcome::Refused("skipped".into())),
+            })
             .collect())
     }
 
@@ -450,7 +482,12 @@ impl Admit {
     ///
     /// # Errors
     /// [`AdmitError::Forbidden`], [`AdmitError::Status`], [`AdmitError::NotFound`].
-    pub async fn change_status(&self, actor: AccountId, account: AccountId, change: StatusChange) -> Result<AccountRecord> {
+    pub async fn change_status(
+        &self,
+        actor: AccountId,
+        account: AccountId,
+        change: StatusChange,
+    ) -> Result<AccountRecord> {
         let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
         let last = self.is_last_platform_administrator(&account).await?;
         let decision = self.decide(|ctx| decide::change_status(ctx, &actor, &account, change, last))?;
@@ -519,13 +556,14 @@ impl Admit {
         if self.inner.store.count_platform_administrators().await? > 0 {
             return Err(AdmitError::Forbidden(Forbidden::from(admit_core::authz::ForbiddenReason::NotAnAdministrator)));
         }
-        let input = self
-            .validate(CreateAccount::member(email, full_name, Grant::platform_administrator()))
-            .map_err(|row| match row {
-                BatchRowOutcome::InvalidEmail(e) => AdmitError::InvalidEmail(e),
-                BatchRowOutcome::RoleAddress => AdmitError::InvalidEmail(EmailError::RoleAddress),
-                BatchRowOutcome::InvalidField(e) => AdmitError::InvalidField(e),
-                _ => AdmitError::InvalidField(FieldError::InvalidGrants),
+        let input =
+            self.validate(CreateAccount::member(email, full_name, Grant::platform_administrator())).map_err(|row| {
+                match row {
+                    BatchRowOutcome::InvalidEmail(e) => AdmitError::InvalidEmail(e),
+                    BatchRowOutcome::RoleAddress => AdmitError::InvalidEmail(EmailError::RoleAddress),
+                    BatchRowOutcome::InvalidField(e) => AdmitError::InvalidField(e),
+                    _ => AdmitError::InvalidField(FieldError::InvalidGrants),
+                }
             })?;
         let email: Option<&Email> = input.email.as_ref();
         self.inner.password_policy.check(

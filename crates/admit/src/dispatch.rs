@@ -121,7 +121,8 @@ impl Dispatcher {
     fn message(&self, mail: &MailRecord) -> std::result::Result<Message, String> {
         let inner = &self.admit.inner;
         let context = MailContext::from_params(&inner.sender_name, &mail.params);
-        let rendered = inner.templates.render(mail.kind, &mail.locale, &context).map_err(|e| format!("template: {e}"))?;
+        let rendered =
+            inner.templates.render(mail.kind, &mail.locale, &context).map_err(|e| format!("template: {e}"))?;
         Message::builder()
             .from(Mailbox::new(Some(inner.sender_name.clone()), inner.sender.clone()))
             .to(Mailbox::new(Some(mail.params.recipient_name.clone()), mail.to.clone()))
@@ -140,7 +141,9 @@ impl Dispatcher {
         let span = tracing::info_span!("mail", id = %mail.id, kind = mail.kind.as_str(), attempt = mail.attempts);
         let _guard = span.enter();
         let outcome = match self.message(&mail) {
-            Ok(message) => self.admit.inner.transport.send(&message).await.map_err(|e| (e.is_transient(), e.to_string())),
+            Ok(message) => {
+                self.admit.inner.transport.send(&message).await.map_err(|e| (e.is_transient(), e.to_string()))
+            }
             Err(reason) => Err((false, reason)),
         };
         let now = self.admit.now();
@@ -152,7 +155,8 @@ impl Dispatcher {
                 store.retry_mail(mail.id, &owner, next, &reason).await.map(|()| Settled::Retried)
             }
             Err((transient, reason)) => {
-                let reason = if transient { format!("gave up after {} attempts: {reason}", mail.attempts) } else { reason };
+                let reason =
+                    if transient { format!("gave up after {} attempts: {reason}", mail.attempts) } else { reason };
                 tracing::warn!(%reason, "delivery failed");
                 store.fail_mail(mail.id, &owner, now, &reason).await.map(|()| Settled::Failed)
             }
@@ -200,7 +204,13 @@ impl Dispatcher {
                 }
             }
         }
-        tracing::debug!(claimed = report.claimed, sent = report.sent, retried = report.retried, failed = report.failed, "dispatch round");
+        tracing::debug!(
+            claimed = report.claimed,
+            sent = report.sent,
+            retried = report.retried,
+            failed = report.failed,
+            "dispatch round"
+        );
         match first_error {
             Some(error) => Err(error),
             None => Ok(report),

@@ -81,7 +81,9 @@ impl From<StoreError> for AdmitError {
         match error {
             StoreError::StaleVersion { .. } | StoreError::TokenUnavailable => AdmitError::Concurrent,
             StoreError::Conflict { what: admit_store::ConflictKind::Email } => AdmitError::EmailTaken,
-            StoreError::LastPlatformAdministrator => AdmitError::Forbidden(Forbidden::from(admit_core::authz::ForbiddenReason::LastPlatformAdministrator)),
+            StoreError::LastPlatformAdministrator => {
+                AdmitError::Forbidden(Forbidden::from(admit_core::authz::ForbiddenReason::LastPlatformAdministrator))
+            }
             other => AdmitError::Store(other),
         }
     }

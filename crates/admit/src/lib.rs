@@ -21,9 +21,7 @@ use std::sync::Arc;
 
 use admit_core::decide::{AccountEvent, Ctx, Decision, Rules, Subjects};
 use admit_core::password::{PasswordHasher, PasswordPolicy};
-use admit_core::{
-    AccountId, AccountRecord, Clock, EmailPolicy, Locale, MailKind, MailParams, PasswordHash, Timestamp,
-};
+use admit_core::{AccountId, AccountRecord, Clock, EmailPolicy, Locale, MailKind, MailParams, PasswordHash, Timestamp};
 use admit_mail::{MailContext, Templates, Transport};
 use admit_store::Store;
 use secrecy::SecretString;
@@ -212,7 +210,12 @@ impl Admit {
     /// Runs a decision with a fresh context. The thread-local RNG never crosses an `.await`.
     pub(crate) fn decide<T>(&self, f: impl FnOnce(&mut Ctx<'_, rand::rngs::ThreadRng>) -> T) -> T {
         let mut rng = rand::rng();
-        let mut ctx = Ctx { now: self.inner.clock.now(), rng: &mut rng, rules: &self.inner.rules, subjects: &self.inner.subjects };
+        let mut ctx = Ctx {
+            now: self.inner.clock.now(),
+            rng: &mut rng,
+            rules: &self.inner.rules,
+            subjects: &self.inner.subjects,
+        };
         f(&mut ctx)
     }
 
@@ -259,7 +262,11 @@ impl Admit {
 
     /// Verifies a password on the blocking pool (`None`: verify against a dummy hash, so an
     /// unknown account costs the same).
-    pub(crate) async fn verify_password_hash(&self, password: SecretString, hash: Option<PasswordHash>) -> Result<bool> {
+    pub(crate) async fn verify_password_hash(
+        &self,
+        password: SecretString,
+        hash: Option<PasswordHash>,
+    ) -> Result<bool> {
         let _permit = self.inner.hashing.clone().acquire_owned().await.map_err(|_| AdmitError::Hashing)?;
         let hasher = self.inner.hasher.clone();
         tokio::task::spawn_blocking(move || match hash {

@@ -86,7 +86,8 @@ fn failure(reason: LinkFailure) -> LinkError {
 impl Admit {
     async fn link_failures_exceeded(&self, requester: &str) -> Result<bool> {
         let limit = self.inner.rate_limits.link_failures_per_requester;
-        let count = self.inner.store.rate_limit_count(&format!("link:{}", digest(requester)), limit.per, self.now()).await?;
+        let count =
+            self.inner.store.rate_limit_count(&format!("link:{}", digest(requester)), limit.per, self.now()).await?;
         Ok(count >= u64::from(limit.count))
     }
 
@@ -111,7 +112,13 @@ impl Admit {
             return Err(failure(LinkFailure::RateLimited).into());
         }
         let now = self.now();
-        let record = match self.inner.store.token(parsed.selector()).await.map_err(|e| CompletionError::Unavailable(e.into()))? {
+        let record = match self
+            .inner
+            .store
+            .token(parsed.selector())
+            .await
+            .map_err(|e| CompletionError::Unavailable(e.into()))?
+        {
             Some(record) => record,
             None => return Err(self.record_link_failure(requester, failure(LinkFailure::Unknown)).await.into()),
         };
@@ -119,10 +126,13 @@ impl Admit {
         if let Err(error) = parsed.verify(&record, purpose, now) {
             return Err(self.record_link_failure(requester, error).await.into());
         }
-        let account = self.inner.store.account(record.account_id).await.map_err(|e| CompletionError::Unavailable(e.into()))?;
+        let account =
+            self.inner.store.account(record.account_id).await.map_err(|e| CompletionError::Unavailable(e.into()))?;
         let account = match account {
             Some(account) => account,
-            None => return Err(self.record_link_failure(requester, failure(LinkFailure::AccountUnavailable)).await.into()),
+            None => {
+                return Err(self.record_link_failure(requester, failure(LinkFailure::AccountUnavailable)).await.into());
+            }
         };
         if let Err(error) = record.check_account(&account) {
             return Err(self.record_link_failure(requester, error).await.into());
@@ -175,10 +185,23 @@ impl Admit {
             match self.commit(decision).await {
                 Ok(decision) => return Ok(Completion { account_id: account.id, events: decision.events }),
                 Err(AdmitError::Concurrent) => {
-                    let fresh = self.inner.store.account(account.id).await.map_err(|e| CompletionError::Unavailable(e.into()))?;
-                    let still = self.inner.store.token(&record.selector).await.map_err(|e| CompletionError::Unavailable(e.into()))?;
+                    let fresh = self
+                        .inner
+                        .store
+                        .account(account.id)
+                        .await
+                        .map_err(|e| CompletionError::Unavailable(e.into()))?;
+                    let still = self
+                        .inner
+                        .store
+                        .token(&record.selector)
+                        .await
+                        .map_err(|e| CompletionError::Unavailable(e.into()))?;
                     match (fresh, still) {
-                        (Some(fresh), Some(still)) if still.check_state(purpose, self.now()).is_ok() && still.check_account(&fresh).is_ok() => {
+                        (Some(fresh), Some(still))
+                            if still.check_state(purpose, self.now()).is_ok()
+                                && still.check_account(&fresh).is_ok() =>
+                        {
                             account = fresh;
                         }
                         _ => return Err(failure(LinkFailure::Used).into()),
@@ -239,10 +262,21 @@ impl Admit {
         let now = self.now();
         let limits = self.inner.rate_limits;
         let store = &self.inner.store;
-        let per_email =
-            store.hit_rate_limit(&format!("reset:email:{}", digest(email.key().as_str())), limits.reset_per_email.count, limits.reset_per_email.per, now).await?;
+        let per_email = store
+            .hit_rate_limit(
+                &format!("reset:email:{}", digest(email.key().as_str())),
+                limits.reset_per_email.count,
+                limits.reset_per_email.per,
+                now,
+            )
+            .await?;
         let per_requester = store
-            .hit_rate_limit(&format!("reset:req:{}", digest(requester)), limits.reset_per_requester.count, limits.reset_per_requester.per, now)
+            .hit_rate_limit(
+                &format!("reset:req:{}", digest(requester)),
+                limits.reset_per_requester.count,
+                limits.reset_per_requester.per,
+                now,
+            )
             .await?;
         let account = store.account_by_email(email.key()).await?;
         let throttled = !(per_email.allowed && per_requester.allowed);
@@ -260,12 +294,17 @@ impl Admit {
     ///
     /// # Errors
     /// [`SignInError`].
-    pub async fn verify_password(&self, email: &str, password: SecretString) -> std::result::Result<SignIn, SignInError> {
+    pub async fn verify_password(
+        &self,
+        email: &str,
+        password: SecretString,
+    ) -> std::result::Result<SignIn, SignInError> {
         let unavailable = SignInError::Unavailable;
         let parsed = Email::parse(email).ok();
         let limit = self.inner.rate_limits.sign_in_failures_per_email;
         let key = format!("signin:{}", digest(parsed.as_ref().map_or(email, |e| e.key().as_str())));
-        let count = self.inner.store.rate_limit_count(&key, limit.per, self.now()).await.map_err(|e| unavailable(e.into()))?;
+        let count =
+            self.inner.store.rate_limit_count(&key, limit.per, self.now()).await.map_err(|e| unavailable(e.into()))?;
         if count >= u64::from(limit.count) {
             return Err(SignInError::RateLimited);
         }
@@ -281,14 +320,18 @@ impl Admit {
             return Err(SignInError::InvalidCredentials);
         };
         let rehashed = match hash {
-            Some(hash) if self.inner.hasher.needs_rehash(&hash) => Some(self.hash_password(password).await.map_err(unavailable)?),
+            Some(hash) if self.inner.hasher.needs_rehash(&hash) => {
+                Some(self.hash_password(password).await.map_err(unavailable)?)
+            }
             _ => None,
         };
         let mut account = account;
         for _ in 0..3 {
             let decision = self.decide(|ctx| decide::sign_in(ctx, &account, rehashed.clone()));
             match self.commit(decision).await {
-                Ok(_) => return Ok(SignIn { account_id: account.id, must_change_password: account.must_change_password }),
+                Ok(_) => {
+                    return Ok(SignIn { account_id: account.id, must_change_password: account.must_change_password });
+                }
                 Err(AdmitError::Concurrent) => match self.inner.store.account(account.id).await {
                     Ok(Some(fresh)) if fresh.is_available() => account = fresh,
                     Ok(_) => return Err(SignInError::InvalidCredentials),
@@ -351,7 +394,11 @@ impl Admit {
         admit_core::authz::authorize(
             &actor,
             admit_core::authz::Action::SetPassword,
-            &admit_core::authz::Target { kind: account.kind, grants: &account.grants, is_last_platform_administrator: false },
+            &admit_core::authz::Target {
+                kind: account.kind,
+                grants: &account.grants,
+                is_last_platform_administrator: false,
+            },
         )?;
         let context = PasswordContext { email: account.email.as_ref(), full_name: Some(&account.full_name) };
         self.inner.password_policy.check(&new_password, &confirmation, &context)?;
@@ -407,7 +454,11 @@ impl Admit {
         admit_core::authz::authorize(
             actor,
             admit_core::authz::Action::IssueTemporaryPassword,
-            &admit_core::authz::Target { kind: account.kind, grants: &account.grants, is_last_platform_administrator: false },
+            &admit_core::authz::Target {
+                kind: account.kind,
+                grants: &account.grants,
+                is_last_platform_administrator: false,
+            },
         )?;
         if !account.is_available() {
             return Err(AdmitError::AccountUnavailable);

@@ -25,7 +25,13 @@ impl Admit {
         }
         let scope = filter.grant.as_ref().and_then(|g| g.scope.as_ref());
         match scope {
-            Some(scope) if *scope != Scope::Platform && actor.is_available() && actor.role_in(scope) == Some(Role::Administrator) => Ok(()),
+            Some(scope)
+                if *scope != Scope::Platform
+                    && actor.is_available()
+                    && actor.role_in(scope) == Some(Role::Administrator) =>
+            {
+                Ok(())
+            }
             _ => Err(AdmitError::Forbidden(Forbidden::from(admit_core::authz::ForbiddenReason::NotAnAdministrator))),
         }
     }
@@ -36,7 +42,11 @@ impl Admit {
     /// [`AdmitError::Forbidden`], [`AdmitError::NotFound`].
     pub async fn account_view(&self, actor: AccountId, account: AccountId) -> Result<AccountView> {
         let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        authz::authorize(&actor, Action::ReadAccount, &Target { kind: account.kind, grants: &account.grants, is_last_platform_administrator: false })?;
+        authz::authorize(
+            &actor,
+            Action::ReadAccount,
+            &Target { kind: account.kind, grants: &account.grants, is_last_platform_administrator: false },
+        )?;
         let status = account.status(self.now());
         Ok(AccountView { account, status })
     }
@@ -48,7 +58,11 @@ impl Admit {
     /// # Errors
     /// [`AdmitError::Forbidden`] (a scoped administrator must filter on a scope they
     /// administer), a store failure.
-    pub async fn list_accounts(&self, actor: AccountId, mut query: AccountQuery) -> Result<Page<AccountView, AccountId>> {
+    pub async fn list_accounts(
+        &self,
+        actor: AccountId,
+        mut query: AccountQuery,
+    ) -> Result<Page<AccountView, AccountId>> {
         let actor = self.actor(actor).await?;
         self.authorize_scope_read(&actor, &query.filter)?;
         let now = self.now();
@@ -80,10 +94,16 @@ impl Admit {
         let actor = self.actor(actor).await?;
         if authz::authorize_global(&actor, Action::ReadJournal).is_err() {
             let Some(target) = query.account_id else {
-                return Err(AdmitError::Forbidden(Forbidden::from(admit_core::authz::ForbiddenReason::NotAnAdministrator)));
+                return Err(AdmitError::Forbidden(Forbidden::from(
+                    admit_core::authz::ForbiddenReason::NotAnAdministrator,
+                )));
             };
             let target = self.account(target).await?;
-            authz::authorize(&actor, Action::ReadJournal, &Target { kind: target.kind, grants: &target.grants, is_last_platform_administrator: false })?;
+            authz::authorize(
+                &actor,
+                Action::ReadJournal,
+                &Target { kind: target.kind, grants: &target.grants, is_last_platform_administrator: false },
+            )?;
         }
         Ok(self.inner.store.journal(&query).await?)
     }
@@ -98,10 +118,16 @@ impl Admit {
         let actor = self.actor(actor).await?;
         if authz::authorize_global(&actor, Action::ReadAudit).is_err() {
             let Some(target) = query.target else {
-                return Err(AdmitError::Forbidden(Forbidden::from(admit_core::authz::ForbiddenReason::NotAnAdministrator)));
+                return Err(AdmitError::Forbidden(Forbidden::from(
+                    admit_core::authz::ForbiddenReason::NotAnAdministrator,
+                )));
             };
             let target = self.account(target).await?;
-            authz::authorize(&actor, Action::ReadAudit, &Target { kind: target.kind, grants: &target.grants, is_last_platform_administrator: false })?;
+            authz::authorize(
+                &actor,
+                Action::ReadAudit,
+                &Target { kind: target.kind, grants: &target.grants, is_last_platform_administrator: false },
+            )?;
         }
         Ok(self.inner.store.audit(&query).await?)
     }
