@@ -177,7 +177,9 @@ impl ConsoleMessage {
                 "Vous êtes sur le point de définir le mot de passe de ce compte. Il prendra effet immédiatement et le titulaire du compte en sera informé par e-mail. Souhaitez-vous continuer ?"
             }
             M::ConfirmSetPasswordButton => "Oui, enregistrer le mot de passe",
-            M::MustChangeAtNextSignIn => "Demander à l'utilisateur de changer son mot de passe à sa prochaine connexion",
+            M::MustChangeAtNextSignIn => {
+                "Demander à l'utilisateur de changer son mot de passe à sa prochaine connexion"
+            }
             M::PasswordUpdated => "Le mot de passe a été mis à jour.",
             M::PasswordsDoNotMatch => "Le mot de passe et sa confirmation ne correspondent pas.",
             M::ConfirmDisable => {
@@ -245,7 +247,9 @@ impl ConsoleMessage {
             M::ConfirmBatchTemporaryPasswordsButton => "Yes, generate the passwords",
             M::BatchTemporaryPasswordsSent => "Temporary passwords generated successfully.",
             M::BatchOnlyWithEmail => "Only users with an email address can be selected.",
-            M::TemporaryPasswordDeliveryNotice => "Users receive their passwords a few minutes after they are generated.",
+            M::TemporaryPasswordDeliveryNotice => {
+                "Users receive their passwords a few minutes after they are generated."
+            }
             M::SentMailsInJournal => {
                 "You can find the emails that were sent in the email log, for example by filtering on the subject \"password\"."
             }
@@ -275,7 +279,9 @@ impl ConsoleMessage {
             }
             M::EmailAlreadyUsed => "An account already exists with this email address.",
             M::RateLimited => "An email was just sent. Please wait a moment before trying again.",
-            M::InviteFirst => "This account has not been invited yet: send it an invitation to create a password first.",
+            M::InviteFirst => {
+                "This account has not been invited yet: send it an invitation to create a password first."
+            }
             M::InvalidOrExpiredLink => {
                 "This link is invalid or has expired. You can ask for a new link from the sign-in page."
             }
@@ -345,13 +351,13 @@ impl Catalogue {
 
     fn lookup(&self, message: ConsoleMessage, locale: &Locale) -> Option<&str> {
         let tags = [locale.as_str(), locale.language()];
-        tags.iter()
-            .find_map(|tag| self.overrides.get(&((*tag).to_owned(), message)).map(String::as_str))
-            .or(match locale.language() {
+        tags.iter().find_map(|tag| self.overrides.get(&((*tag).to_owned(), message)).map(String::as_str)).or(
+            match locale.language() {
                 "fr" => Some(message.french()),
                 "en" => Some(message.english()),
                 _ => None,
-            })
+            },
+        )
     }
 }
 
@@ -405,7 +411,10 @@ mod tests {
             .override_text(&Locale::parse("fr-CA").unwrap(), ConsoleMessage::InviteSent, "Invitation envoyée!")
             .override_text(&Locale::parse("de").unwrap(), ConsoleMessage::InviteSent, "Einladung gesendet.");
         assert_eq!(c.text(ConsoleMessage::InviteSent, &Locale::parse("fr-CA").unwrap()), "Invitation envoyée!");
-        assert_eq!(c.text(ConsoleMessage::InviteSent, &Locale::parse("fr-BE").unwrap()), "Invitation envoyée avec succès.");
+        assert_eq!(
+            c.text(ConsoleMessage::InviteSent, &Locale::parse("fr-BE").unwrap()),
+            "Invitation envoyée avec succès."
+        );
         assert_eq!(c.text(ConsoleMessage::InviteSent, &Locale::parse("de-AT").unwrap()), "Einladung gesendet.");
         // German has no other string: the default locale (French) answers.
         assert_eq!(c.text(ConsoleMessage::Restored, &Locale::parse("de").unwrap()), "Compte restauré avec succès.");

@@ -62,7 +62,10 @@ where
         let raw = received
             .iter()
             .find(|raw| {
-                MessageParser::default().parse(raw.as_slice()).and_then(|p| p.message_id().map(str::to_owned)).as_deref()
+                MessageParser::default()
+                    .parse(raw.as_slice())
+                    .and_then(|p| p.message_id().map(str::to_owned))
+                    .as_deref()
                     == Some(message.message_id())
             })
             .unwrap_or_else(|| panic!("message {} was not delivered", message.message_id()));

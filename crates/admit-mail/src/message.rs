@@ -97,8 +97,8 @@ impl Mailbox {
     }
 
     fn to_lettre(&self) -> Result<lettre::message::Mailbox, MessageError> {
-        let address = lettre::Address::new(self.address.local_part(), self.address.domain())
-            .map_err(|_| MessageError::Format)?;
+        let address =
+            lettre::Address::new(self.address.local_part(), self.address.domain()).map_err(|_| MessageError::Format)?;
         let name = self.name.as_ref().map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
         Ok(lettre::message::Mailbox::new(name, address))
     }
@@ -504,7 +504,8 @@ mod tests {
 
     #[test]
     fn header_names_are_restricted_to_custom_x_names() {
-        for bad in ["Bcc", "To", "Subject", "X-", "X-a b", "X-é", "X-Tag:", "X-Tag\r\nBcc", "Content-Type", "X--", "Y-Tag"]
+        for bad in
+            ["Bcc", "To", "Subject", "X-", "X-a b", "X-é", "X-Tag:", "X-Tag\r\nBcc", "Content-Type", "X--", "Y-Tag"]
         {
             assert_eq!(base().header(bad, "v").build().unwrap_err(), MessageError::InvalidHeaderName, "{bad:?}");
         }
@@ -533,14 +534,8 @@ mod tests {
             base().to(Mailbox::new("n".repeat(MAX_NAME_CHARS + 1), email("j@example.fr"))).build().unwrap_err(),
             MessageError::TooLong("recipient name")
         );
-        assert_eq!(
-            base().text("t".repeat(MAX_BODY_LEN + 1)).build().unwrap_err(),
-            MessageError::TooLong("text body")
-        );
-        assert_eq!(
-            base().html("t".repeat(MAX_BODY_LEN + 1)).build().unwrap_err(),
-            MessageError::TooLong("html body")
-        );
+        assert_eq!(base().text("t".repeat(MAX_BODY_LEN + 1)).build().unwrap_err(), MessageError::TooLong("text body"));
+        assert_eq!(base().html("t".repeat(MAX_BODY_LEN + 1)).build().unwrap_err(), MessageError::TooLong("html body"));
         assert_eq!(
             base().message_id(format!("{}@example.org", "a".repeat(MAX_MESSAGE_ID_LEN))).build().unwrap_err(),
             MessageError::TooLong("message id")

@@ -668,7 +668,8 @@ impl TemplatesBuilder {
             }
         }
 
-        let templates = Templates { env, available, default_locale, product_name, support_email, sign_in_url: self.sign_in_url };
+        let templates =
+            Templates { env, available, default_locale, product_name, support_email, sign_in_url: self.sign_in_url };
         templates.check_samples()?;
         Ok(templates)
     }
@@ -697,12 +698,10 @@ impl Templates {
                 let value = self.context_value(&locale, &sample);
                 for part in TemplatePart::ALL {
                     let name = template_name(tag, *kind, part);
-                    let rendered = self
-                        .render_part(&locale, *kind, part, &value)
-                        .map_err(|e| match e {
-                            TemplateError::Render { name, source } => TemplateError::Invalid { name, source },
-                            other => other,
-                        })?;
+                    let rendered = self.render_part(&locale, *kind, part, &value).map_err(|e| match e {
+                        TemplateError::Render { name, source } => TemplateError::Invalid { name, source },
+                        other => other,
+                    })?;
                     if part == TemplatePart::Subject && sanitize_subject(&rendered).is_empty() {
                         return Err(TemplateError::EmptySubject { name });
                     }
@@ -749,17 +748,21 @@ fn load_dir(dir: &Path, sources: &mut BTreeMap<(String, MailKind, TemplatePart),
             (true, Some(Ok(locale))) => locale,
             _ => return Err(TemplateError::UnknownFile { path: locale_path }),
         };
-        let mut files: Vec<_> =
-            std::fs::read_dir(&locale_path).map_err(io(&locale_path))?.collect::<Result<_, _>>().map_err(io(&locale_path))?;
+        let mut files: Vec<_> = std::fs::read_dir(&locale_path)
+            .map_err(io(&locale_path))?
+            .collect::<Result<_, _>>()
+            .map_err(io(&locale_path))?;
         files.sort_by_key(|e| e.file_name());
         for file in files {
             let path = file.path();
             if is_hidden(&file.file_name()) {
                 continue;
             }
-            let parsed = file.file_name().to_str().and_then(|n| n.rsplit_once('.')).and_then(|(stem, ext)| {
-                Some((MailKind::from_name(stem)?, TemplatePart::from_extension(ext)?))
-            });
+            let parsed = file
+                .file_name()
+                .to_str()
+                .and_then(|n| n.rsplit_once('.'))
+                .and_then(|(stem, ext)| Some((MailKind::from_name(stem)?, TemplatePart::from_extension(ext)?)));
             let Some((kind, part)) = parsed.filter(|_| path.is_file()) else {
                 return Err(TemplateError::UnknownFile { path });
             };
