@@ -122,6 +122,9 @@ pub enum PasswordError {
     /// Hashing itself failed (for example out of memory).
     #[error("password hashing failed")]
     Hashing,
+    /// The current password given to change it is wrong.
+    #[error("current password is incorrect")]
+    Incorrect,
 }
 
 impl PasswordError {
@@ -184,6 +187,8 @@ impl PasswordError {
             (PasswordError::ContainsPersonalInfo, false) => {
                 "The password must not contain your name or your email address.".to_owned()
             }
+            (PasswordError::Incorrect, true) => "Le mot de passe actuel est incorrect.".to_owned(),
+            (PasswordError::Incorrect, false) => "The current password is incorrect.".to_owned(),
             (_, true) => "Une erreur interne est survenue. Veuillez réessayer plus tard.".to_owned(),
             (_, false) => "An internal error occurred. Please try again later.".to_owned(),
         }

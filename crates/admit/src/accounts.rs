@@ -6,8 +6,7 @@ use std::collections::{HashMap, HashSet};
 use admit_core::authz::Forbidden;
 use admit_core::decide::{self, Decision, DecisionError, NewAccount, ProfileChange, StatusChange};
 use admit_core::{
-    AccountId, AccountKind, AccountRecord, Email, EmailError, EmailKey, FieldError, FullName, Grant, Labels, Locale,
-    Phone,
+    AccountId, AccountKind, AccountRecord, EmailError, EmailKey, FieldError, FullName, Grant, Labels, Locale, Phone,
 };
 use admit_store::StoreError;
 
@@ -565,12 +564,11 @@ impl Admit {
                     _ => AdmitError::InvalidField(FieldError::InvalidGrants),
                 }
             })?;
-        let email: Option<&Email> = input.email.as_ref();
-        self.inner.password_policy.check(
-            &password,
-            &password,
-            &admit_core::password::PasswordContext { email, full_name: Some(&input.full_name) },
-        )?;
+        let mut context = admit_core::password::PasswordContext::new().full_name(&input.full_name);
+        if let Some(email) = input.email.as_ref() {
+            context = context.email(email);
+        }
+        self.inner.password_policy.check(&password, &password, &context)?;
         let hash = self.hash_password(password).await?;
         let decision = self.decide(|ctx| decide::bootstrap_administrator(ctx, input, hash));
         Ok(self.commit(decision).await?.account.unwrap_or_else(|| unreachable!()))

@@ -77,6 +77,9 @@ pub enum ConfigError {
     /// The sender address is invalid.
     #[error("sender address is invalid")]
     InvalidSender,
+    /// The default templates could not be built with these settings.
+    #[error("templates are invalid: {0}")]
+    Templates(String),
 }
 
 /// Builds an [`Admit`]. See the crate docs for an example.
@@ -276,7 +279,11 @@ impl AdmitBuilder {
         };
         let templates = match self.templates {
             Some(t) => t,
-            None => Templates::builtin(),
+            None => Templates::builder()
+                .product_name(self.sender_name.clone())
+                .default_locale(self.default_locale.clone())
+                .build()
+                .map_err(|e| ConfigError::Templates(e.to_string()))?,
         };
         Ok(Admit::from_parts(crate::Parts {
             store,

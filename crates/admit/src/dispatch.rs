@@ -120,12 +120,12 @@ impl Dispatcher {
 
     fn message(&self, mail: &MailRecord) -> std::result::Result<Message, String> {
         let inner = &self.admit.inner;
-        let context = MailContext::from_params(&inner.sender_name, &mail.params);
+        let context = MailContext::from_params(mail.kind, &mail.params);
         let rendered =
             inner.templates.render(mail.kind, &mail.locale, &context).map_err(|e| format!("template: {e}"))?;
         Message::builder()
-            .from(Mailbox::new(Some(inner.sender_name.clone()), inner.sender.clone()))
-            .to(Mailbox::new(Some(mail.params.recipient_name.clone()), mail.to.clone()))
+            .from(Mailbox::new(inner.sender_name.clone(), inner.sender.clone()))
+            .to(Mailbox::new(mail.params.recipient_name.clone(), mail.to.clone()))
             .subject(mail.subject.clone())
             .text(rendered.text)
             .html(rendered.html)

@@ -70,12 +70,11 @@ pub use secrecy;
 #[derive(Debug)]
 struct TemplateSubjects {
     templates: Arc<Templates>,
-    product_name: String,
 }
 
 impl Subjects for TemplateSubjects {
     fn subject(&self, kind: MailKind, locale: &Locale, params: &MailParams) -> String {
-        let context = MailContext::for_subject(&self.product_name, params);
+        let context = MailContext::from_params(kind, params);
         self.templates.render_subject(kind, locale, &context).unwrap_or_else(|_| kind.as_str().to_owned())
     }
 }
@@ -142,7 +141,7 @@ impl Admit {
 
     pub(crate) fn from_parts(parts: Parts) -> Admit {
         let (events, _) = broadcast::channel(1024);
-        let subjects = TemplateSubjects { templates: parts.templates.clone(), product_name: parts.sender_name.clone() };
+        let subjects = TemplateSubjects { templates: parts.templates.clone() };
         Admit {
             inner: Arc::new(Inner {
                 store: parts.store,

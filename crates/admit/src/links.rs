@@ -170,7 +170,7 @@ impl Admit {
         requester: &str,
     ) -> std::result::Result<Completion, CompletionError> {
         let (_, record, account) = self.resolve(token, Some(purpose), requester).await?;
-        let context = PasswordContext { email: account.email.as_ref(), full_name: Some(&account.full_name) };
+        let context = PasswordContext::of_account(&account);
         self.inner.password_policy.check(&new_password, &confirmation, &context)?;
         let hash = self.hash_password(new_password).await.map_err(CompletionError::Unavailable)?;
         let mut account = account;
@@ -363,7 +363,7 @@ impl Admit {
         if !self.verify_password_hash(current, account.password_hash.clone()).await? {
             return Err(AdmitError::Password(PasswordError::Incorrect));
         }
-        let context = PasswordContext { email: account.email.as_ref(), full_name: Some(&account.full_name) };
+        let context = PasswordContext::of_account(&account);
         self.inner.password_policy.check(&new_password, &confirmation, &context)?;
         let hash = self.hash_password(new_password).await?;
         let decision = self.decide(|ctx| decide::change_own_password(ctx, &account, hash))?;
@@ -400,7 +400,7 @@ impl Admit {
                 is_last_platform_administrator: false,
             },
         )?;
-        let context = PasswordContext { email: account.email.as_ref(), full_name: Some(&account.full_name) };
+        let context = PasswordContext::of_account(&account);
         self.inner.password_policy.check(&new_password, &confirmation, &context)?;
         let hash = self.hash_password(new_password).await?;
         let decision = self.decide(|ctx| decide::set_password(ctx, &actor, &account, hash, must_change))?;
