@@ -23,8 +23,8 @@ use crate::{
 /// Renders a mail's subject line at enqueue time (the journal filters on it). The
 /// `admit-mail` templates implement it.
 pub trait Subjects: fmt::Debug + Send + Sync {
-    /// The subject of a mail of `kind` in `locale` with `params` (secrets are never put in
-    /// a subject).
+    /// The subject of a mail of `kind` in `locale` with `params`. `params.secret` is always
+    /// `None` here: a secret never reaches a subject line.
     fn subject(&self, kind: MailKind, locale: &Locale, params: &MailParams) -> String;
 }
 
@@ -269,8 +269,12 @@ fn mail<R: CryptoRng + ?Sized>(
     expires_at: Option<Timestamp>,
     new_email: Option<String>,
 ) -> MailRecord {
-    let params = MailParams { recipient_name: account.full_name.as_str().to_owned(), secret, expires_at, new_email };
+    let mut params =
+        MailParams { recipient_name: account.full_name.as_str().to_owned(), secret: None, expires_at, new_email };
+    // The renderer never sees the secret, so no template can put it in a subject line
+    // (the journal shows and filters on subjects after the secret is scrubbed).
     let subject = ctx.subjects.subject(kind, &account.locale, &params);
+    params.secret = secret;
     MailRecord {
         id: MailId::generate(ctx.now, ctx.rng),
         account_id: Some(account.id),
