@@ -60,23 +60,33 @@ impl Links {
     /// ```
     pub fn new(base: &str) -> Result<Links, LinkBaseError> {
         let base = base.trim_end_matches('/');
-        let rest = if let Some(rest) = base.strip_prefix("https://") {
-            rest
+        let (rest, loopback_only) = if let Some(rest) = base.strip_prefix("https://") {
+            (rest, false)
         } else if let Some(rest) = base.strip_prefix("http://") {
-            let host = rest.split(['/', ':']).next().unwrap_or("");
-            let host = if rest.starts_with("[::1]") { "[::1]" } else { host };
-            if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
-                return Err(LinkBaseError);
-            }
-            rest
+            (rest, true)
         } else {
             return Err(LinkBaseError);
         };
-        let host = rest.split('/').next().unwrap_or("");
-        let bad = host.is_empty()
-            || rest.contains(['?', '#', '@', '\\'])
+        let bad = rest.contains(['?', '#', '@', '\\'])
             || rest.chars().any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii());
         if bad {
+            return Err(LinkBaseError);
+        }
+        // The authority is the host, bracketed if IPv6, then an optional `:port`; nothing
+        // may follow the closing bracket but the port (`http://[::1].evil.example` is refused).
+        let authority = rest.split('/').next().unwrap_or("");
+        let (host, port) = if authority.starts_with('[') {
+            let end = authority.find(']').ok_or(LinkBaseError)?;
+            authority.split_at(end + 1)
+        } else {
+            authority.split_at(authority.find(':').unwrap_or(authority.len()))
+        };
+        let port_ok = port.is_empty()
+            || port.strip_prefix(':').is_some_and(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+        if host.is_empty() || host == "[]" || !port_ok {
+            return Err(LinkBaseError);
+        }
+        if loopback_only && !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
             return Err(LinkBaseError);
         }
         Ok(Links {
