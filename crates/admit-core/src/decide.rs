@@ -82,7 +82,9 @@ impl Links {
             authority.split_at(authority.find(':').unwrap_or(authority.len()))
         };
         let port_ok = port.is_empty()
-            || port.strip_prefix(':').is_some_and(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+            || port
+                .strip_prefix(':')
+                .is_some_and(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
         if host.is_empty() || host == "[]" || !port_ok {
             return Err(LinkBaseError);
         }

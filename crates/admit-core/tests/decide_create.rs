@@ -5,8 +5,7 @@ mod support_decide;
 
 use admit_core::decide::{self, DecisionError, NewAccount};
 use admit_core::{
-    AccountKind, AuditAction, ForbiddenReason, FullName, Grant, Labels, Lifecycle, Locale, MailKind, Role,
-    TokenPurpose,
+    AccountKind, AuditAction, ForbiddenReason, FullName, Grant, Labels, Lifecycle, Locale, MailKind, Role, TokenPurpose,
 };
 use support_decide::*;
 use time::Duration;
@@ -180,8 +179,8 @@ fn forbidden_actors_get_a_typed_refusal_and_nothing_else() {
 #[test]
 fn program_administrator_creates_inside_its_program() {
     let mut fx = Fx::new();
-    let d = decide::create_account(&mut fx.ctx(), &program_admin(), new_account(Some("x@exemple.fr")), None, true)
-        .unwrap();
+    let d =
+        decide::create_account(&mut fx.ctx(), &program_admin(), new_account(Some("x@exemple.fr")), None, true).unwrap();
     check_decision(&d, NOW, None);
     assert_eq!(the_insert(&d.change).lifecycle, Lifecycle::Invited);
     assert!(d.change.audit.iter().all(|a| a.actor == Some(program_admin().id)));

@@ -113,15 +113,22 @@ fn changing_the_address_obeys_the_policy() {
         Err(DecisionError::Forbidden(f)) => f.reason(),
         other => panic!("{other:?}"),
     };
-    let r = decide::change_email(&mut fx.ctx(), &collaborator_actor(), &collaborator(State::Active), new_address(), None);
+    let r =
+        decide::change_email(&mut fx.ctx(), &collaborator_actor(), &collaborator(State::Active), new_address(), None);
     assert_eq!(reason(r), ForbiddenReason::NotAnAdministrator);
     let r = decide::change_email(&mut fx.ctx(), &program_admin(), &public(State::Active), new_address(), None);
     assert_eq!(reason(r), ForbiddenReason::PublicAccountOutsidePlatform);
     // Authorization before the conflict: no probing for addresses.
     let holder = two_programs(State::Active);
-    let r = decide::change_email(&mut fx.ctx(), &program_admin(), &two_programs(State::Active), new_address(), Some(&holder));
+    let r = decide::change_email(
+        &mut fx.ctx(),
+        &program_admin(),
+        &two_programs(State::Active),
+        new_address(),
+        Some(&holder),
+    );
     assert_eq!(reason(r), ForbiddenReason::OutsideScope);
-    let d =
-        decide::change_email(&mut fx.ctx(), &program_admin(), &collaborator(State::Active), new_address(), None).unwrap();
+    let d = decide::change_email(&mut fx.ctx(), &program_admin(), &collaborator(State::Active), new_address(), None)
+        .unwrap();
     assert_eq!(d.change.audit[0].actor, Some(program_admin().id));
 }

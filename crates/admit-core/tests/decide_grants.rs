@@ -62,7 +62,13 @@ fn program_administrator_grants_within_its_program_only() {
         false,
     );
     assert_eq!(reason(r), ForbiddenReason::OutsideScope);
-    let r = decide::change_grants(&mut fx.ctx(), &collaborator_actor(), &before, vec![Grant::new(p1(), Role::Guest)], false);
+    let r = decide::change_grants(
+        &mut fx.ctx(),
+        &collaborator_actor(),
+        &before,
+        vec![Grant::new(p1(), Role::Guest)],
+        false,
+    );
     assert_eq!(reason(r), ForbiddenReason::NotAnAdministrator);
 }
 

@@ -124,13 +124,25 @@ fn temporary_password_is_mailed_and_must_be_changed() {
 fn temporary_password_refusals() {
     let mut fx = Fx::new();
     let tmp = || MailSecret::new("Tmp-secret-value");
-    let r = decide::issue_temporary_password(&mut fx.ctx(), &root(), &without_email(collaborator(State::Active)), tmp(), hash(1));
+    let r = decide::issue_temporary_password(
+        &mut fx.ctx(),
+        &root(),
+        &without_email(collaborator(State::Active)),
+        tmp(),
+        hash(1),
+    );
     assert_eq!(r.unwrap_err(), DecisionError::NoEmail);
     for state in [State::Disabled, State::Trashed] {
         let r = decide::issue_temporary_password(&mut fx.ctx(), &root(), &collaborator(state), tmp(), hash(1));
         assert_eq!(r.unwrap_err(), DecisionError::AccountUnavailable);
     }
-    let r = decide::issue_temporary_password(&mut fx.ctx(), &collaborator_actor(), &collaborator(State::Active), tmp(), hash(1));
+    let r = decide::issue_temporary_password(
+        &mut fx.ctx(),
+        &collaborator_actor(),
+        &collaborator(State::Active),
+        tmp(),
+        hash(1),
+    );
     assert_eq!(reason(r), ForbiddenReason::NotAnAdministrator);
     let r = decide::issue_temporary_password(&mut fx.ctx(), &program_admin(), &public(State::Active), tmp(), hash(1));
     assert_eq!(reason(r), ForbiddenReason::PublicAccountOutsidePlatform);

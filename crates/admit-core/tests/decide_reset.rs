@@ -25,7 +25,14 @@ fn check_reset_link(fx: &Fx, d: &Decision, account: &AccountRecord) {
     assert_eq!(mail.to.as_str(), account.email.as_ref().unwrap().as_str());
     assert_eq!(mail.params.expires_at, Some(NOW + fx.rules.reset_ttl));
     verify_link(mail, &fx.rules.links, token, NOW);
-    assert!(mail.params.secret.as_ref().unwrap().expose().starts_with("https://app.exemple.fr/espace/reset-password?token="));
+    assert!(
+        mail.params
+            .secret
+            .as_ref()
+            .unwrap()
+            .expose()
+            .starts_with("https://app.exemple.fr/espace/reset-password?token=")
+    );
     assert!(d.events.is_empty());
 }
 

@@ -10,7 +10,8 @@ use admit_core::{
 use support_decide::*;
 use time::Duration;
 
-const ALL: [StatusChange; 4] = [StatusChange::Disable, StatusChange::Enable, StatusChange::Trash, StatusChange::Restore];
+const ALL: [StatusChange; 4] =
+    [StatusChange::Disable, StatusChange::Enable, StatusChange::Trash, StatusChange::Restore];
 
 fn event(what: StatusChange) -> StatusEvent {
     match what {
@@ -111,10 +112,11 @@ fn disable_and_trash_revoke_every_link_and_end_sessions() {
 fn enable_and_restore_bring_no_link_back() {
     let mut fx = Fx::new();
     // Invited, then disabled: the decision turns it back to Created.
-    let disabled = decide::change_status(&mut fx.ctx(), &root(), &collaborator(State::Invited), StatusChange::Disable, false)
-        .unwrap()
-        .account
-        .unwrap();
+    let disabled =
+        decide::change_status(&mut fx.ctx(), &root(), &collaborator(State::Invited), StatusChange::Disable, false)
+            .unwrap()
+            .account
+            .unwrap();
     let d = decide::change_status(&mut fx.ctx(), &root(), &disabled, StatusChange::Enable, false).unwrap();
     let after = the_update(&d.change, &disabled, NOW);
     assert_eq!(after.status(NOW), AccountStatus::Created, "re-invite to send a new link");
