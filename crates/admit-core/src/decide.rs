@@ -585,7 +585,7 @@ pub fn complete_link<R: CryptoRng + ?Sized>(
     account: &AccountRecord,
     hash: PasswordHash,
 ) -> Result<Decision, DecisionError> {
-    if !account.is_available() {
+    if !account.is_available() || token.account_id != account.id {
         return Err(DecisionError::AccountUnavailable);
     }
     let now = ctx.now;
