@@ -1,0 +1,3 @@
+//! The conformance suite on [`admit_store::MemoryStore`].
+
+admit_store::conformance_tests!(async { admit_store::MemoryStore::new() });
