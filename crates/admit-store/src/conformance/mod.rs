@@ -183,6 +183,9 @@ macro_rules! conformance_tests {
 #[macro_export]
 macro_rules! __admit_store_conformance_tests {
     (($factory:expr, $enabled:expr); $($case:ident),* $(,)?) => {
+        /// The cases this expansion made a test of (compare with `admit_store::conformance::CASES`).
+        #[allow(dead_code)]
+        const ADMIT_STORE_CONFORMANCE_CASES: &[&str] = &[$(stringify!($case)),*];
         $(
             #[test]
             fn $case() {
@@ -245,6 +248,78 @@ where
                 Err(error) => error.to_string(),
             };
             panic!("conformance case {name} failed: {message}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::{CASES, TABLE};
+
+    const AREAS: [&str; 10] = [
+        "accounts_",
+        "tokens_",
+        "outbox_",
+        "journal_",
+        "rate_limit_",
+        "audit_",
+        "atomicity_",
+        "concurrency_",
+        "time_",
+        "purge_",
+    ];
+
+    /// Every `pub async fn` written in a case file, by scanning the sources.
+    fn written_cases() -> BTreeSet<String> {
+        let sources = [
+            include_str!("accounts.rs"),
+            include_str!("atomicity.rs"),
+            include_str!("audit.rs"),
+            include_str!("concurrency.rs"),
+            include_str!("outbox.rs"),
+            include_str!("purge.rs"),
+            include_str!("rate_limit.rs"),
+            include_str!("timestamps.rs"),
+            include_str!("tokens.rs"),
+        ];
+        let mut names = BTreeSet::new();
+        for source in sources {
+            for line in source.lines() {
+                if let Some(rest) = line.strip_prefix("pub async fn ") {
+                    let name = rest.split('(').next().unwrap_or_default();
+                    assert!(
+                        rest.contains("(store: Arc<dyn Store>, ") && rest.contains(": TestClock)"),
+                        "case {name} has the signature (store: Arc<dyn Store>, clock: TestClock)"
+                    );
+                    names.insert(name.to_owned());
+                }
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn every_written_case_is_listed_once() {
+        let listed: BTreeSet<String> = CASES.iter().map(|c| (*c).to_owned()).collect();
+        assert_eq!(listed.len(), CASES.len(), "no case is listed twice");
+        assert_eq!(
+            listed,
+            written_cases(),
+            "the case list (CASES, TABLE, conformance_tests!) names every case written"
+        );
+        let table: Vec<&str> = TABLE.iter().map(|(name, _)| *name).collect();
+        assert_eq!(table, CASES, "TABLE and CASES list the same cases in the same order");
+    }
+
+    #[test]
+    fn every_case_names_its_area() {
+        for case in CASES {
+            assert!(AREAS.iter().any(|area| case.starts_with(area)), "{case} starts with an area prefix");
+        }
+        for area in AREAS {
+            assert!(CASES.iter().any(|case| case.starts_with(area)), "the {area} area has cases");
         }
     }
 }
