@@ -534,3 +534,166 @@ impl Store for MemoryStore {
         Ok(PurgeReport { tokens: old.len() as u64, rate_limits: (windows - state.rate_limits.len()) as u64 })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use admit_core::{
+        AccountId, Email, FullName, Grant, Labels, Lifecycle, Locale, MailKind, MailParams, MailSecret, PasswordHash,
+    };
+
+    use super::*;
+    use crate::AccountKind;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread().build().unwrap()
+    }
+
+    fn account(at: Timestamp) -> AccountRecord {
+        AccountRecord {
+            id: AccountId::from_bytes([7; 16]),
+            email: Email::parse("jeanne@exemple.fr").unwrap(),
+            full_name: FullName::parse("Jeanne").unwrap(),
+            phone: None,
+            locale: Locale::fr(),
+            kind: AccountKind::Member,
+            grants: vec![Grant::platform_administrator()],
+            labels: Labels::new(),
+            lifecycle: Lifecycle::Active,
+            invitation_expires_at: None,
+            password_hash: Some(PasswordHash::from_phc("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$SECRET-HASH".into())),
+            must_change_password: false,
+            credential_epoch: admit_core::CredentialEpoch(0),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+            invited_at: None,
+            last_invitation_sent_at: None,
+            activated_at: Some(at),
+            last_login_at: None,
+            password_changed_at: None,
+            disabled_at: None,
+            trashed_at: None,
+        }
+    }
+
+    fn mail(id: u8, account: &AccountRecord, at: Timestamp) -> MailRecord {
+        MailRecord {
+            id: MailId::from_bytes([id; 16]),
+            account_id: Some(account.id),
+            to: account.email.clone(),
+            locale: Locale::fr(),
+            kind: MailKind::PasswordReset,
+            subject: "Réinitialisation de votre mot de passe".into(),
+            params: MailParams {
+                recipient_name: "Jeanne".into(),
+                secret: Some(MailSecret::new("https://exemple.fr/r/adm_TOP-SECRET")),
+                expires_at: None,
+                new_email: None,
+            },
+            status: MailStatus::Pending,
+            attempts: 0,
+            next_attempt_at: at,
+            lease: None,
+            last_error: None,
+            created_at: at,
+            sent_at: None,
+            failed_at: None,
+        }
+    }
+
+    /// Not observable through the trait (every read scrubs): the stored secret itself is gone
+    /// once a mail is sent or failed, and kept while it is pending.
+    #[test]
+    fn settled_mails_lose_their_secret_at_rest() {
+        let at = Timestamp::from_unix_micros(1_000_000);
+        let store = MemoryStore::new();
+        let account = account(at);
+        let mails = [mail(1, &account, at), mail(2, &account, at), mail(3, &account, at)];
+        runtime().block_on(async {
+            let change = ChangeSet { mails: mails.to_vec(), ..ChangeSet::default() };
+            store.commit(change).await.unwrap();
+            let claim = MailClaim { owner: "o".into(), now: at, lease: Duration::minutes(1), limit: 2 };
+            assert_eq!(store.claim_mails(&claim).await.unwrap().len(), 2);
+            store.mark_mail_sent(mails[0].id, "o", at).await.unwrap();
+            store.fail_mail(mails[1].id, "o", at, "550").await.unwrap();
+        });
+        let state = store.lock();
+        assert!(state.mails[&mails[0].id].params.secret.is_none(), "a sent mail's secret is scrubbed at rest");
+        assert!(state.mails[&mails[1].id].params.secret.is_none(), "a failed mail's secret is scrubbed at rest");
+        assert!(state.mails[&mails[2].id].params.secret.is_some(), "a pending mail keeps its secret for delivery");
+        assert!(state.pending.len() == 1, "settled mails leave the pending index");
+    }
+
+    #[test]
+    fn debug_shows_no_record_and_no_secret() {
+        let at = Timestamp::from_unix_micros(1_000_000);
+        let store = MemoryStore::new();
+        let account = account(at);
+        runtime().block_on(async {
+            let change = ChangeSet {
+                accounts: vec![crate::AccountWrite::Insert(account.clone())],
+                mails: vec![mail(1, &account, at)],
+                ..ChangeSet::default()
+            };
+            store.commit(change).await.unwrap();
+        });
+        let debug = format!("{store:?}");
+        assert!(debug.contains("accounts: 1") && debug.contains("mails: 1"), "{debug}");
+        for secret in ["TOP-SECRET", "SECRET-HASH", "jeanne@exemple.fr"] {
+            assert!(!debug.contains(secret), "Debug of MemoryStore leaks {secret}: {debug}");
+        }
+    }
+
+    #[test]
+    fn clones_share_state() {
+        let at = Timestamp::from_unix_micros(1_000_000);
+        let store = MemoryStore::new();
+        let handle = store.clone();
+        runtime().block_on(async {
+            let change = ChangeSet { accounts: vec![crate::AccountWrite::Insert(account(at))], ..ChangeSet::default() };
+            store.commit(change).await.unwrap();
+            assert_eq!(handle.count_platform_administrators().await.unwrap(), 1, "a clone sees the other's writes");
+            assert_eq!(MemoryStore::new().count_platform_administrators().await.unwrap(), 0, "new() is empty");
+        });
+    }
+
+    #[test]
+    fn a_rolled_back_commit_restores_every_index() {
+        let at = Timestamp::from_unix_micros(1_000_000);
+        let store = MemoryStore::new();
+        let first = account(at);
+        runtime().block_on(async {
+            store
+                .commit(ChangeSet {
+                    accounts: vec![crate::AccountWrite::Insert(first.clone())],
+                    ..ChangeSet::default()
+                })
+                .await
+                .unwrap();
+            // An email change plus a mail, then a failing audit duplicate: all rolled back.
+            let mut moved = first.clone();
+            moved.email = Email::parse("autre@exemple.fr").unwrap();
+            moved.version = 2;
+            let entry = crate::AuditRecord {
+                id: AuditId::from_bytes([9; 16]),
+                at,
+                actor: None,
+                action: crate::AuditAction::SignedIn,
+                target: None,
+                detail: String::new(),
+            };
+            let change = ChangeSet {
+                accounts: vec![crate::AccountWrite::Update { expected_version: 1, record: moved }],
+                mails: vec![mail(1, &first, at)],
+                audit: vec![entry.clone(), entry],
+                ..ChangeSet::default()
+            };
+            assert!(matches!(store.commit(change).await, Err(StoreError::Conflict { what: ConflictKind::AuditId })));
+        });
+        let state = store.lock();
+        assert_eq!(state.emails.len(), 1);
+        assert_eq!(state.emails.get(first.email.key()), Some(&first.id), "the old email key is restored");
+        assert!(state.mails.is_empty() && state.pending.is_empty() && state.audit.is_empty());
+        assert_eq!(state.accounts[&first.id], first);
+    }
+}
