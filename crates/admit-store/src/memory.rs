@@ -84,7 +84,7 @@ struct State {
 
 /// What a commit changed, to put back if a later part fails.
 enum Undo {
-    Account { id: AccountId, previous: Option<AccountRecord> },
+    Account { id: AccountId, previous: Option<Box<AccountRecord>> },
     Token { selector: TokenSelector, previous: Option<(u64, TokenRecord)> },
     Mail(MailId),
     Audit(AuditId),
@@ -96,15 +96,15 @@ impl State {
             Some(record) => self.accounts.insert(id, record),
             None => self.accounts.remove(&id),
         };
-        if let Some(old) = &previous {
-            if self.emails.get(old.email.key()) == Some(&id) {
-                self.emails.remove(old.email.key());
-            }
+        if let Some(old) = &previous
+            && self.emails.get(old.email.key()) == Some(&id)
+        {
+            self.emails.remove(old.email.key());
         }
         if let Some(new) = self.accounts.get(&id) {
             self.emails.insert(new.email.key().clone(), id);
         }
-        undo.push(Undo::Account { id, previous });
+        undo.push(Undo::Account { id, previous: previous.map(Box::new) });
     }
 
     fn put_token(&mut self, undo: &mut Vec<Undo>, selector: TokenSelector, entry: Option<(u64, TokenRecord)>) {
@@ -157,7 +157,7 @@ impl State {
             match step {
                 Undo::Account { id, previous } => {
                     let mut ignored = Vec::new();
-                    self.put_account(&mut ignored, id, previous);
+                    self.put_account(&mut ignored, id, previous.map(|b| *b));
                 }
                 Undo::Token { selector, previous } => {
                     self.set_token(selector, previous);
@@ -322,14 +322,9 @@ fn matches_filter(account: &AccountRecord, filter: &AccountFilter) -> bool {
     if filter.kind.is_some_and(|k| k != account.kind) {
         return false;
     }
-    if let Some(text) = &filter.text {
-        if !contains_ignore_case(account.full_name.as_str(), text)
-            && !contains_ignore_case(account.email.as_str(), text)
-        {
-            return false;
-        }
-    }
-    true
+    filter.text.as_ref().is_none_or(|text| {
+        contains_ignore_case(account.full_name.as_str(), text) || contains_ignore_case(account.email.as_str(), text)
+    })
 }
 
 fn matches_mail(mail: &MailRecord, query: &MailQuery) -> bool {

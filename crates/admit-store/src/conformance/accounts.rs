@@ -392,7 +392,8 @@ pub async fn accounts_list_filters_by_grant(store: Arc<dyn Store>, clock: TestCl
     let d = fx.platform_administrator("d@exemple.fr", now);
     commit_ok(&store, insert_accounts([a.clone(), b.clone(), c.clone(), d.clone()]), "inserts apply").await;
 
-    let cases: Vec<(Option<Scope>, Option<Role>, Vec<&AccountRecord>, &str)> = vec![
+    type Case<'a> = (Option<Scope>, Option<Role>, Vec<&'a AccountRecord>, &'a str);
+    let cases: Vec<Case> = vec![
         (Some(program("p1")), None, vec![&a, &b], "scope only: any role in exactly that scope"),
         (Some(program("p2")), None, vec![&a], "scope only"),
         (None, Some(Role::Administrator), vec![&a, &b, &d], "role only: that role in any scope"),
