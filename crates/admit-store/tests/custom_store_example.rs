@@ -159,6 +159,11 @@ impl<S: Store> Store for CountingStore<S> {
         self.inner.hit_rate_limit(key, limit, window, now).await
     }
 
+    async fn rate_limit_count(&self, key: &str, window: Duration, now: Timestamp) -> Result<u64> {
+        self.read();
+        self.inner.rate_limit_count(key, window, now).await
+    }
+
     async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditRecord, AuditId>> {
         self.read();
         self.inner.audit(query).await
