@@ -46,7 +46,7 @@ for base, suffix in itertools.product(BASES, SUFFIXES):
             entries.add(word.lower())
 
 PHRASES = [
-    "correcthorsebatterystaple", "violet meadow under rain 42", "mot de passe", "mot de passe 123",
+    "correcthorsebatterystaple", "correct horse battery staple", "mot de passe", "mot de passe 123",
     "motdepassemotdepasse", "passwordpassword", "iloveyouiloveyou", "ilovemyfamily", "ilovemymom",
     "jetaimejetaime", "jesuislemeilleur", "monmotdepasse", "mon mot de passe", "nouveaumotdepasse",
     "mypassword123", "mynewpassword", "thisismypassword", "changemenow", "changeme123456",
