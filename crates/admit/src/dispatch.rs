@@ -238,8 +238,9 @@ impl Dispatcher {
         }
     }
 
-    /// One round: claim, send and settle. When `stop` completes, no further send starts:
-    /// the sends under way finish and settle, the mails not yet started are released.
+    /// One round: claim, send and settle. When `stop` completes (or the store fails), no
+    /// further send starts: the sends under way finish and settle, the mails not yet
+    /// started are released.
     /// Returns the round's outcome and whether `stop` completed (it is not polled again).
     async fn round<F: Future<Output = ()> + ?Sized>(&self, mut stop: Pin<&mut F>) -> (Result<DispatchReport>, bool) {
         let owner: Arc<str> = format!("{:032x}", rand::rng().random::<u128>()).into();
@@ -260,7 +261,9 @@ impl Dispatcher {
         let mut first_error = None;
         let mut stopped = false;
         loop {
-            while !stopped && tasks.len() < self.config.concurrency.max(1) {
+            // After a store failure no new send starts: its result could not be recorded,
+            // and the mail would be sent again when its lease lapses.
+            while !stopped && first_error.is_none() && tasks.len() < self.config.concurrency.max(1) {
                 let Some(mail) = queue.next() else { break };
                 tasks.spawn(self.clone().deliver(mail, owner.clone(), claimed_at + self.config.lease));
             }
@@ -281,7 +284,8 @@ impl Dispatcher {
                 },
             }
         }
-        // Only a stop leaves mails unstarted: give them back, attempt uncounted.
+        // A stop or a store failure leaves mails unstarted: give them back, attempt uncounted
+        // (if the store is down they stay leased until the lease lapses).
         for mail in queue {
             match self.admit.inner.store.release_mail(mail.id, &owner).await {
                 Ok(()) => report.released += 1,
@@ -312,8 +316,10 @@ impl Dispatcher {
     /// Claims one batch of due mails and settles every one of them.
     ///
     /// # Errors
-    /// A store failure while claiming or settling (mails already claimed stay leased and are
-    /// picked up again when the lease lapses, and sent again with the same Message-ID).
+    /// A store failure while claiming or settling. The round then starts no further send;
+    /// the mail whose result could not be recorded stays leased and is sent again, with the
+    /// same Message-ID, when the lease lapses; unstarted mails are released (or, if the store
+    /// is still down, claimed again when the lease lapses, unsent so far).
     pub async fn run_once(&self) -> Result<DispatchReport> {
         self.round(pin!(std::future::pending::<()>())).await.0
     }

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use admit::store::Store;
 use admit::TestClock;
+use admit::store::Store;
 use admit_core::mail::MailStatus;
 use admit_core::{MailId, MailRecord};
 use dispatch_common::*;
@@ -48,7 +48,9 @@ async fn fault_injection(store: Arc<dyn Store>, label: &str) -> Figures {
     // What the crash left: mails handed over but not marked, and claims never sent.
     let at_crash = all_mails(store.as_ref()).await;
     let calls_at_crash = transport.calls();
-    let calls_of = |calls: &HashMap<String, Vec<Call>>, mail: &MailRecord| calls.get(mail.to.as_str()).cloned().unwrap_or_default();
+    let calls_of = |calls: &HashMap<String, Vec<Call>>, mail: &MailRecord| {
+        calls.get(mail.to.as_str()).cloned().unwrap_or_default()
+    };
     let mut in_flight = HashSet::new();
     let mut stolen: HashMap<MailId, u32> = HashMap::new();
     for mail in &enqueued {
@@ -124,7 +126,8 @@ async fn fault_injection(store: Arc<dyn Store>, label: &str) -> Figures {
                     assert!(reason.starts_with("gave up after"), "{reason}");
                     let undelivered = calls.iter().filter(|c| c.outcome != Outcome::Delivered).count();
                     assert!(
-                        calls.iter().all(|c| c.outcome != Outcome::Permanent) && undelivered + deliveries == calls.len()
+                        calls.iter().all(|c| c.outcome != Outcome::Permanent)
+                            && undelivered + deliveries == calls.len()
                     );
                     assert_eq!(deliveries, usize::from(was_in_flight), "a failed mail was delivered only in the crash");
                 }

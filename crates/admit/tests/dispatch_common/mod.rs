@@ -64,41 +64,40 @@ pub async fn enqueue(
     to: impl Fn(usize) -> String,
 ) -> Vec<MailRecord> {
     let mut fx = Fixtures::new(seed);
-    let now = clock.now();
-    let mails: Vec<MailRecord> = (0..count)
-        .map(|i| {
-            let id = fx.mail_id(now);
-            MailRecord {
-                id,
-                account_id: None,
-                to: Email::parse(&to(i)).unwrap(),
-                locale: Locale::fr(),
-                kind: MailKind::PasswordReset,
-                subject: "Réinitialisation de votre mot de passe".to_owned(),
-                params: MailParams {
-                    recipient_name: format!("Personne Numéro{i}"),
-                    secret: Some(MailSecret::new(format!(
-                        "https://app.example.org/reset?token={SECRET_MARK}{:016x}",
-                        rand::Rng::next_u64(fx.rng())
-                    ))),
-                    expires_at: Some(now + Duration::days(1)),
-                    new_email: None,
-                },
-                status: MailStatus::Pending,
-                attempts: 0,
-                next_attempt_at: now,
-                lease: None,
-                last_error: None,
-                created_at: now,
-                sent_at: None,
-                failed_at: None,
-            }
-        })
-        .collect();
+    let mails: Vec<MailRecord> = (0..count).map(|i| mail_record(&mut fx, clock.now(), i, &to(i))).collect();
     for chunk in mails.chunks(CHUNK) {
         store.commit(ChangeSet { mails: chunk.to_vec(), ..ChangeSet::default() }).await.unwrap();
     }
     mails
+}
+
+/// A pending password-reset mail number `i` to `to`, enqueued and due at `now`, with a
+/// secret link marked [`SECRET_MARK`].
+pub fn mail_record(fx: &mut Fixtures, now: Timestamp, i: usize, to: &str) -> MailRecord {
+    let id = fx.mail_id(now);
+    let token = rand::Rng::next_u64(fx.rng());
+    MailRecord {
+        id,
+        account_id: None,
+        to: Email::parse(to).unwrap(),
+        locale: Locale::fr(),
+        kind: MailKind::PasswordReset,
+        subject: "Réinitialisation de votre mot de passe".to_owned(),
+        params: MailParams {
+            recipient_name: format!("Personne Numéro{i}"),
+            secret: Some(MailSecret::new(format!("https://app.example.org/reset?token={SECRET_MARK}{token:016x}"))),
+            expires_at: Some(now + Duration::days(1)),
+            new_email: None,
+        },
+        status: MailStatus::Pending,
+        attempts: 0,
+        next_attempt_at: now,
+        lease: None,
+        last_error: None,
+        created_at: now,
+        sent_at: None,
+        failed_at: None,
+    }
 }
 
 /// Every mail of the journal (secrets scrubbed), by id.
@@ -343,4 +342,210 @@ pub async fn drain_until_settled(admit: &Admit, clock: &TestClock, config: &Disp
 /// A clock time, for messages.
 pub fn now(clock: &TestClock) -> Timestamp {
     clock.now()
+}
+
+/// A store that fails every call with a backend error while its switch is on (an outage).
+#[derive(Debug, Clone)]
+pub struct FlakyStore {
+    inner: Arc<dyn Store>,
+    /// The outage switch.
+    pub down: Arc<AtomicBool>,
+}
+
+impl FlakyStore {
+    /// A store forwarding to `inner`, up.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        FlakyStore { inner, down: Arc::new(AtomicBool::new(false)) }
+    }
+
+    fn check(&self) -> admit::store::Result<()> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(admit::store::StoreError::backend(std::io::Error::other("connection refused")))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+mod flaky {
+    use admit::store::{
+        AccountFilter, AccountQuery, AuditQuery, MailClaim, MailQuery, Page, PurgeReport, RateLimitDecision, Result,
+        StatusCounts, Store,
+    };
+    use admit_core::{
+        AccountId, AccountRecord, AuditId, AuditRecord, ChangeSet, EmailKey, MailId, MailRecord, Timestamp,
+        TokenRecord, TokenSelector,
+    };
+    use time::Duration;
+
+    use super::FlakyStore;
+
+    #[async_trait::async_trait]
+    impl Store for FlakyStore {
+        async fn commit(&self, change: ChangeSet) -> Result<()> {
+            self.check()?;
+            self.inner.commit(change).await
+        }
+        async fn account(&self, id: AccountId) -> Result<Option<AccountRecord>> {
+            self.check()?;
+            self.inner.account(id).await
+        }
+        async fn account_by_email(&self, key: &EmailKey) -> Result<Option<AccountRecord>> {
+            self.check()?;
+            self.inner.account_by_email(key).await
+        }
+        async fn accounts_by_emails(&self, keys: &[EmailKey]) -> Result<Vec<AccountRecord>> {
+            self.check()?;
+            self.inner.accounts_by_emails(keys).await
+        }
+        async fn accounts_by_ids(&self, ids: &[AccountId]) -> Result<Vec<AccountRecord>> {
+            self.check()?;
+            self.inner.accounts_by_ids(ids).await
+        }
+        async fn list_accounts(&self, query: &AccountQuery) -> Result<Page<AccountRecord, AccountId>> {
+            self.check()?;
+            self.inner.list_accounts(query).await
+        }
+        async fn count_accounts(&self, filter: &AccountFilter, now: Timestamp) -> Result<StatusCounts> {
+            self.check()?;
+            self.inner.count_accounts(filter, now).await
+        }
+        async fn count_platform_administrators(&self) -> Result<u64> {
+            self.check()?;
+            self.inner.count_platform_administrators().await
+        }
+        async fn token(&self, selector: &TokenSelector) -> Result<Option<TokenRecord>> {
+            self.check()?;
+            self.inner.token(selector).await
+        }
+        async fn tokens_of(&self, account: AccountId) -> Result<Vec<TokenRecord>> {
+            self.check()?;
+            self.inner.tokens_of(account).await
+        }
+        async fn claim_mails(&self, claim: &MailClaim) -> Result<Vec<MailRecord>> {
+            self.check()?;
+            self.inner.claim_mails(claim).await
+        }
+        async fn mark_mail_sent(&self, id: MailId, owner: &str, at: Timestamp) -> Result<()> {
+            self.check()?;
+            self.inner.mark_mail_sent(id, owner, at).await
+        }
+        async fn retry_mail(&self, id: MailId, owner: &str, next_attempt_at: Timestamp, error: &str) -> Result<()> {
+            self.check()?;
+            self.inner.retry_mail(id, owner, next_attempt_at, error).await
+        }
+        async fn fail_mail(&self, id: MailId, owner: &str, at: Timestamp, error: &str) -> Result<()> {
+            self.check()?;
+            self.inner.fail_mail(id, owner, at, error).await
+        }
+        async fn release_mail(&self, id: MailId, owner: &str) -> Result<()> {
+            self.check()?;
+            self.inner.release_mail(id, owner).await
+        }
+        async fn mail(&self, id: MailId) -> Result<Option<MailRecord>> {
+            self.check()?;
+            self.inner.mail(id).await
+        }
+        async fn journal(&self, query: &MailQuery) -> Result<Page<MailRecord, MailId>> {
+            self.check()?;
+            self.inner.journal(query).await
+        }
+        async fn hit_rate_limit(
+            &self,
+            key: &str,
+            limit: u32,
+            window: Duration,
+            now: Timestamp,
+        ) -> Result<RateLimitDecision> {
+            self.check()?;
+            self.inner.hit_rate_limit(key, limit, window, now).await
+        }
+        async fn rate_limit_count(&self, key: &str, window: Duration, now: Timestamp) -> Result<u64> {
+            self.check()?;
+            self.inner.rate_limit_count(key, window, now).await
+        }
+        async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditRecord, AuditId>> {
+            self.check()?;
+            self.inner.audit(query).await
+        }
+        async fn purge(&self, before: Timestamp) -> Result<PurgeReport> {
+            self.check()?;
+            self.inner.purge(before).await
+        }
+    }
+}
+
+/// A transport that holds every send until the test lets it through, and records what it
+/// delivered (by recipient, with the Message-ID).
+#[derive(Debug, Clone)]
+pub struct GateTransport {
+    gate: Arc<tokio::sync::Semaphore>,
+    started: Arc<AtomicUsize>,
+    started_changed: Arc<Notify>,
+    delivered: Arc<Mutex<Vec<(String, String)>>>,
+    /// Switched on (an outage) by the `n`-th delivery, if set.
+    pub outage_on: Arc<Mutex<Option<(usize, Arc<AtomicBool>)>>>,
+}
+
+impl GateTransport {
+    /// A closed gate.
+    pub fn closed() -> Self {
+        GateTransport {
+            gate: Arc::new(tokio::sync::Semaphore::new(0)),
+            started: Arc::default(),
+            started_changed: Arc::default(),
+            delivered: Arc::default(),
+            outage_on: Arc::default(),
+        }
+    }
+
+    /// An open gate.
+    pub fn open() -> Self {
+        let transport = GateTransport::closed();
+        transport.let_through(usize::MAX >> 4);
+        transport
+    }
+
+    /// Lets `n` more sends through.
+    pub fn let_through(&self, n: usize) {
+        self.gate.add_permits(n);
+    }
+
+    /// Sends started so far.
+    pub fn started(&self) -> usize {
+        self.started.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` sends have started.
+    pub async fn wait_started(&self, n: usize) {
+        loop {
+            let notified = self.started_changed.notified();
+            if self.started() >= n {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// (recipient, Message-ID) of every delivery, in order.
+    pub fn delivered(&self) -> Vec<(String, String)> {
+        self.delivered.lock().unwrap().clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Transport for GateTransport {
+    async fn send(&self, message: &Message) -> Result<(), TransportError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        self.started_changed.notify_waiters();
+        self.gate.acquire().await.expect("gate open").forget();
+        let mut delivered = self.delivered.lock().unwrap();
+        delivered.push((message.to().address.as_str().to_owned(), message.message_id().to_owned()));
+        if let Some((n, switch)) = self.outage_on.lock().unwrap().as_ref()
+            && delivered.len() == *n
+        {
+            switch.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
 }
