@@ -610,7 +610,7 @@ impl This {
                 let purpose = w.arg(Arg::Text(purpose.as_str().to_owned()));
                 w.push(format!("purpose = {purpose}"));
             }
-            w.push("consumed_at IS NULL AND revoked_at IS NULL".to_owned());
+            w.push(format!("consumed_at IS NULL AND revoked_at IS NULL AND expires_at >= {at}"));
             let sql = format!("UPDATE {p}tokens SET revoked_at = {at}, revoked_reason = {reason}{}", w.sql());
             w.bind(q(sql)).execute(&mut *tx).await.map_err(backend)?;
         }
@@ -765,7 +765,7 @@ impl This {
         Ok(())
     }
 
-    /// Inserts tokens; each first revokes the live tokens of the same account and purpose
+    /// Inserts tokens; each first revokes the live (unused, unrevoked, unexpired) tokens of the same account and purpose
     /// (stored ones, and earlier ones of the same change) as replaced at its `created_at`.
     async fn insert_tokens(&self, tx: &mut Conn, tokens: &[TokenRecord]) -> Result<()> {
         if tokens.is_empty() {
@@ -782,7 +782,7 @@ impl This {
             let at = records[i].created_at;
             if let Some(prev) = latest.insert(key, i) {
                 let prev = &mut records[prev];
-                if prev.consumed_at.is_none() && prev.revoked_at.is_none() {
+                if prev.is_live(at) {
                     prev.revoked_at = Some(at);
                     prev.revoked_reason = Some(admit_core::RevokeReason::Replaced);
                 }
@@ -799,7 +799,7 @@ impl This {
             for chunk in accounts.chunks(IN_CHUNK) {
                 let sql = format!(
                     "UPDATE {p}tokens SET revoked_at = $1, revoked_reason = 'replaced' WHERE purpose = $2 \
-                     AND consumed_at IS NULL AND revoked_at IS NULL AND account_id IN ({})",
+                     AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at >= $1 AND account_id IN ({})",
                     placeholders(3, chunk.len())
                 );
                 let mut query = q(sql).bind(*at).bind(*purpose);
@@ -1128,7 +1128,7 @@ impl Store for This {
             .await
             .map_err(backend)?
             .rows_affected();
-        let rate_limits = q(format!("DELETE FROM {p}rate_limits WHERE window_end <= $1"))
+        let rate_limits = q(format!("DELETE FROM {p}rate_limits WHERE window_end < $1"))
             .bind(ts(before))
             .execute(&mut *tx)
             .await
