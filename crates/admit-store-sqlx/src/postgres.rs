@@ -67,6 +67,7 @@ mod dialect {
     pub(super) const FOR_UPDATE: &str = " FOR UPDATE";
     pub(super) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     pub(super) const MAX_BINDS: usize = 65_535;
+    pub(super) const ANONYMOUS_PLACEHOLDERS: bool = false;
     pub(super) const MIGRATIONS: &[Migration] = POSTGRES;
 
     pub(super) async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {

@@ -95,7 +95,9 @@ fn placeholders(start: usize, n: usize) -> String {
     out
 }
 
-/// `($1, …, $c), ($c+1, …), …` for `rows` rows of `cols` columns.
+/// `($1, …, $c), ($c+1, …), …` for `rows` rows of `cols` columns, for statements with no
+/// other parameter. (SQLite gets anonymous `?` placeholders: it looks named ones up by a
+/// linear scan, which makes binding thousands of them quadratic.)
 fn value_rows(rows: usize, cols: usize) -> String {
     let mut out = String::new();
     for r in 0..rows {
@@ -103,7 +105,11 @@ fn value_rows(rows: usize, cols: usize) -> String {
             out.push_str(", ");
         }
         out.push('(');
-        out.push_str(&placeholders(r * cols + 1, cols));
+        if dialect::ANONYMOUS_PLACEHOLDERS {
+            out.push_str(&vec!["?"; cols].join(", "));
+        } else {
+            out.push_str(&placeholders(r * cols + 1, cols));
+        }
         out.push(')');
     }
     out

@@ -109,6 +109,7 @@ mod dialect {
     pub(super) const FOR_UPDATE: &str = "";
     pub(super) const SKIP_LOCKED: &str = "";
     pub(super) const MAX_BINDS: usize = 32_766;
+    pub(super) const ANONYMOUS_PLACEHOLDERS: bool = true;
     pub(super) const MIGRATIONS: &[Migration] = SQLITE;
 
     pub(super) async fn begin(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, sqlx::Error> {

@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use admit_core::{Clock, MailKind, TestClock, TokenConsumption, TokenPurpose};
-use admit_store::conformance::fixtures::{Fixtures, enqueue_mails, insert_accounts, insert_tokens, update, write_accounts};
+use admit_store::conformance::fixtures::{
+    Fixtures, enqueue_mails, insert_accounts, insert_tokens, update, write_accounts,
+};
 use admit_store::{ChangeSet, MailClaim, Store, StoreError};
 use admit_store_sqlx::PostgresStore;
 use time::Duration;
