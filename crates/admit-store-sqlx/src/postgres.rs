@@ -11,6 +11,8 @@ use crate::migrate::DEFAULT_TABLE_PREFIX;
 type Db = Postgres;
 type This = PostgresStore;
 
+// The shared code, compiled once per backend (`Db`, `This` and `dialect` differ).
+#[allow(clippy::duplicate_mod)]
 #[path = "shared.rs"]
 mod shared;
 

@@ -120,6 +120,9 @@ fn chunk_rows(cols: usize) -> usize {
     (dialect::MAX_BINDS / cols).clamp(1, 500)
 }
 
+/// Tokens replaced at one instant for one purpose: (`created_at` of the new tokens, purpose).
+type ReplaceGroup = (i64, &'static str);
+
 /// Ids per `IN (…)` list.
 const IN_CHUNK: usize = 500;
 
@@ -781,8 +784,8 @@ impl This {
         let mut records = tokens.to_vec();
         let mut latest: HashMap<(AccountId, admit_core::TokenPurpose), usize> = HashMap::new();
         // Replacements, grouped by (instant, purpose) in order of first appearance.
-        let mut groups: Vec<((i64, &'static str), Vec<Vec<u8>>)> = Vec::new();
-        let mut group_index: HashMap<(i64, &'static str), usize> = HashMap::new();
+        let mut groups: Vec<(ReplaceGroup, Vec<Vec<u8>>)> = Vec::new();
+        let mut group_index: HashMap<ReplaceGroup, usize> = HashMap::new();
         for i in 0..records.len() {
             let key = (records[i].account_id, records[i].purpose);
             let at = records[i].created_at;

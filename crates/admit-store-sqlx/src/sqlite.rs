@@ -14,6 +14,8 @@ use crate::migrate::DEFAULT_TABLE_PREFIX;
 type Db = Sqlite;
 type This = SqliteStore;
 
+// The shared code, compiled once per backend (`Db`, `This` and `dialect` differ).
+#[allow(clippy::duplicate_mod)]
 #[path = "shared.rs"]
 mod shared;
 
