@@ -388,9 +388,25 @@ pub enum StatusEvent {
     Restore,
 }
 
+impl StatusEvent {
+    /// A stable snake-case name (`invite`, `invitation_expires`, `set_password`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            StatusEvent::Invite => "invite",
+            StatusEvent::Reinvite => "reinvite",
+            StatusEvent::InvitationExpires => "invitation_expires",
+            StatusEvent::SetPassword => "set_password",
+            StatusEvent::Disable => "disable",
+            StatusEvent::Enable => "enable",
+            StatusEvent::Trash => "trash",
+            StatusEvent::Restore => "restore",
+        }
+    }
+}
+
 /// A status change the state machine does not allow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("{event:?} is not allowed from status {from:?}")]
+#[error("{} is not allowed from status {}", event.as_str(), from.as_str())]
 pub struct TransitionError {
     /// The status the account was in.
     pub from: AccountStatus,
@@ -496,8 +512,10 @@ impl CredentialEpoch {
 pub struct AccountRecord {
     /// Its id (UUIDv7).
     pub id: AccountId,
-    /// Its address; unique case-insensitively through [`Email::key`].
-    pub email: Email,
+    /// Its address, unique case-insensitively through [`Email::key`]. `None` until one is
+    /// assigned: a host may create accounts for people whose address it does not know yet
+    /// (a family-portal « responsable »), who can receive no mail until then.
+    pub email: Option<Email>,
     /// The person's full name.
     pub full_name: FullName,
     /// An optional phone number.
@@ -574,8 +592,12 @@ impl AccountRecord {
         self.grants.iter().filter(|g| g.scope.contains(scope)).map(|g| g.role).max()
     }
 
-    /// Whether it holds the platform administrator grant and is available.
+    /// Whether it is an acting platform administrator: available, active (has set a
+    /// password), and holding the platform administrator grant. This is what the "last
+    /// platform administrator" rule counts (see [`crate::authz`]).
     pub fn is_platform_administrator(&self) -> bool {
-        self.is_available() && self.grants.iter().any(|g| g.scope == Scope::Platform && g.role == Role::Administrator)
+        self.is_available()
+            && self.lifecycle == Lifecycle::Active
+            && self.grants.iter().any(|g| g.scope == Scope::Platform && g.role == Role::Administrator)
     }
 }

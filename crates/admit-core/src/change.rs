@@ -85,8 +85,8 @@ pub struct ChangeSet {
     pub mails: Vec<MailRecord>,
     /// Audit entries to append.
     pub audit: Vec<AuditRecord>,
-    /// If set, the change applies only if afterwards at least one available account still
-    /// holds the platform administrator grant.
+    /// If set, the change applies only if afterwards at least one acting platform
+    /// administrator remains ([`AccountRecord::is_platform_administrator`]).
     pub require_platform_administrator: bool,
 }
 

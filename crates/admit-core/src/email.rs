@@ -83,8 +83,10 @@ pub struct Email {
 }
 
 impl Email {
-    /// Parses and normalises an address: trims it, refuses control characters and inner
-    /// white space, lowercases the domain and converts it to IDNA ASCII form.
+    /// Parses and normalises an address: trims white space at both ends, refuses control
+    /// characters and inner white space, lowercases the domain and converts it to IDNA
+    /// ASCII form (UTS 46). The domain needs at least one dot and a top-level label that is
+    /// not all digits (so no bare IP address); address literals (`[…]`) are refused.
     /// Does not apply the department-address policy (see [`EmailPolicy::parse`]).
     ///
     /// # Errors
@@ -93,7 +95,9 @@ impl Email {
         if text.len() > MAX_EMAIL_LEN * 4 {
             return Err(EmailError::TooLong);
         }
-        let text = text.trim_matches(|c: char| c == ' ' || c == '\t');
+        // Unicode white space at either end (spaces, tabs, a pasted no-break space, the CR LF
+        // that ends a line of a CSV file) is trimmed; inside, it is refused below.
+        let text = text.trim();
         if text.is_empty() {
             return Err(EmailError::Empty);
         }
@@ -167,7 +171,10 @@ fn normalise_domain(domain: &str) -> Result<String, EmailError> {
                 && !label.ends_with('-')
                 && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
-    if valid { Ok(ascii) } else { Err(EmailError::InvalidDomain) }
+    // No top-level domain is numeric: `user@192.168.1.10` is an IP address written without
+    // the brackets of an address literal, and mail would not be routed as the person meant.
+    let numeric_tld = ascii.rsplit('.').next().is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()));
+    if valid && !numeric_tld { Ok(ascii) } else { Err(EmailError::InvalidDomain) }
 }
 
 impl TryFrom<String> for Email {
@@ -220,13 +227,16 @@ impl EmailPolicy {
         "abuse",
         "accounting",
         "accounts",
+        "accueil",
         "admin",
         "administrator",
         "billing",
+        "commercial",
         "compta",
         "comptabilite",
         "contact",
         "direction",
+        "dpo",
         "facturation",
         "help",
         "hostmaster",
@@ -238,10 +248,14 @@ impl EmailPolicy {
         "mailer-daemon",
         "maintenance",
         "marketing",
+        "ne-pas-repondre",
+        "nepasrepondre",
         "no-reply",
         "noreply",
         "office",
         "postmaster",
+        "recrutement",
+        "rgpd",
         "rh",
         "root",
         "sales",
@@ -299,5 +313,201 @@ impl EmailPolicy {
 impl Default for EmailPolicy {
     fn default() -> Self {
         EmailPolicy { refused_local_parts: Self::DEFAULT_REFUSED_LOCAL_PARTS.iter().map(|s| (*s).to_owned()).collect() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Email, EmailError> {
+        Email::parse(text)
+    }
+
+    #[test]
+    fn normalises_domain_and_keeps_local_part_as_typed() {
+        let email = parse("  Jeanne.Martin@Exemple.FR\t").unwrap();
+        assert_eq!(email.as_str(), "Jeanne.Martin@exemple.fr");
+        assert_eq!(email.local_part(), "Jeanne.Martin");
+        assert_eq!(email.domain(), "exemple.fr");
+        assert_eq!(email.key().as_str(), "jeanne.martin@exemple.fr");
+        assert_eq!(email.to_string(), "Jeanne.Martin@exemple.fr");
+    }
+
+    #[test]
+    fn trims_unicode_white_space_and_line_ends() {
+        for padded in ["\u{a0}jeanne@exemple.fr\u{a0}", "jeanne@exemple.fr\r\n", "\n jeanne@exemple.fr \u{3000}"] {
+            assert_eq!(parse(padded).unwrap().as_str(), "jeanne@exemple.fr", "{padded:?}");
+        }
+    }
+
+    #[test]
+    fn idn_domains_become_ascii() {
+        assert_eq!(parse("élise@École.FR").unwrap().as_str(), "élise@xn--cole-9oa.fr");
+        assert_eq!(parse("a@münchen.de").unwrap().domain(), "xn--mnchen-3ya.de");
+        assert_eq!(parse("a@XN--MNCHEN-3YA.DE").unwrap().domain(), "xn--mnchen-3ya.de");
+        // Full-width letters and dot are mapped (UTS 46).
+        assert_eq!(parse("a@ｅｘｅｍｐｌｅ．ｆｒ").unwrap().domain(), "exemple.fr");
+    }
+
+    #[test]
+    fn error_empty() {
+        assert_eq!(parse(""), Err(EmailError::Empty));
+        assert_eq!(parse(" \t \u{a0}"), Err(EmailError::Empty));
+    }
+
+    #[test]
+    fn error_too_long() {
+        let local = "a".repeat(MAX_LOCAL_PART_LEN);
+        let label = "b".repeat(63);
+        let address = |filler: usize| format!("{local}@{label}.{label}.{}.fr", "c".repeat(filler));
+        assert_eq!(address(59).len(), MAX_EMAIL_LEN + 1);
+        assert_eq!(parse(&address(59)), Err(EmailError::TooLong));
+        assert_eq!(address(58).len(), MAX_EMAIL_LEN);
+        assert!(parse(&address(58)).is_ok());
+        assert_eq!(parse(&"a".repeat(10_000)), Err(EmailError::TooLong));
+        // The limit applies to the normalised (ASCII) form: five labels of fifteen CJK
+        // characters are 297 bytes as typed, 247 once in Punycode.
+        let label: String = (0..15).map(|i| char::from_u32(0x4e00 + i * 37).unwrap()).collect();
+        let typed = format!("{local}@{label}.{label}.{label}.{label}.{label}.fr");
+        assert_eq!(typed.len(), 297);
+        assert_eq!(parse(&typed).unwrap().as_str().len(), 247);
+    }
+
+    #[test]
+    fn error_control_character() {
+        for text in
+            ["jeanne@exemple.fr\r\nBcc: x@y.fr", "jea\0nne@exemple.fr", "jeanne@exem\u{7f}ple.fr", "\u{1b}[31m@x.fr"]
+        {
+            assert_eq!(parse(text), Err(EmailError::ControlCharacter), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn error_whitespace() {
+        for text in
+            ["jeanne martin@exemple.fr", "jeanne@exemple .fr", "jeanne\u{a0}martin@exemple.fr", "a\u{2003}b@x.fr"]
+        {
+            assert_eq!(parse(text), Err(EmailError::Whitespace), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn error_missing_at() {
+        for text in ["jeanne.exemple.fr", "jeanne@martin@exemple.fr", "@@"] {
+            assert_eq!(parse(text), Err(EmailError::MissingAt), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn error_invalid_local_part() {
+        let too_long = format!("{}@exemple.fr", "a".repeat(MAX_LOCAL_PART_LEN + 1));
+        for text in [
+            "@exemple.fr",
+            ".jeanne@exemple.fr",
+            "jeanne.@exemple.fr",
+            "jeanne..martin@exemple.fr",
+            "\"jeanne\"@exemple.fr",
+            "jeanne(martin)@exemple.fr",
+            "jeanne,martin@exemple.fr",
+            "a\u{202e}b@exemple.fr",
+            too_long.as_str(),
+        ] {
+            assert_eq!(parse(text), Err(EmailError::InvalidLocalPart), "{text:?}");
+        }
+        assert!(parse("o'brien+tag_1{x}@exemple.fr").is_ok());
+        assert!(parse("zoë@exemple.fr").is_ok());
+    }
+
+    #[test]
+    fn error_invalid_domain() {
+        for text in [
+            "jeanne@",
+            "jeanne@localhost",
+            "jeanne@exemple.fr.",
+            "jeanne@.exemple.fr",
+            "jeanne@exemple..fr",
+            "jeanne@-exemple.fr",
+            "jeanne@exemple-.fr",
+            "jeanne@exem_ple.fr",
+            "jeanne@[192.168.1.10]",
+            "jeanne@192.168.1.10",
+            "jeanne@exemple.123",
+            "jeanne@xn--.fr",
+            "jeanne@xn--abc.fr",
+            "jeanne@\u{202e}exemple.fr",
+        ] {
+            assert_eq!(parse(text), Err(EmailError::InvalidDomain), "{text:?}");
+        }
+        let long_label = format!("jeanne@{}.fr", "a".repeat(64));
+        assert_eq!(parse(&long_label), Err(EmailError::InvalidDomain));
+        assert!(parse("jeanne@123.fr").is_ok());
+        assert!(parse("jeanne@exemple.xn--p1ai").is_ok());
+    }
+
+    #[test]
+    fn error_role_address() {
+        let policy = EmailPolicy::default();
+        for text in ["maintenance@x.fr", "Info@x.fr", "CONTACT+site@x.fr", "no-reply@x.fr", "accueil@x.fr"] {
+            assert_eq!(policy.parse(text), Err(EmailError::RoleAddress), "{text}");
+        }
+        assert!(policy.parse("jeanne@x.fr").is_ok());
+        assert!(policy.parse("information.jeanne@x.fr").is_ok());
+        // Syntax errors come first.
+        assert_eq!(policy.parse("info@"), Err(EmailError::InvalidDomain));
+    }
+
+    #[test]
+    fn role_policy_is_configurable() {
+        let policy = EmailPolicy::default().allow("Support").refuse("Standard");
+        assert!(policy.parse("support@x.fr").is_ok());
+        assert_eq!(policy.parse("standard@x.fr"), Err(EmailError::RoleAddress));
+        let open = EmailPolicy::allow_role_addresses();
+        assert!(open.parse("maintenance@x.fr").is_ok());
+        assert!(open.check(&Email::parse("admin@x.fr").unwrap()).is_ok());
+        assert!(EmailPolicy::default().is_refused(&Email::parse("Admin@x.fr").unwrap()));
+    }
+
+    #[test]
+    fn error_messages_are_lower_case_without_period() {
+        for error in [
+            EmailError::Empty,
+            EmailError::TooLong,
+            EmailError::ControlCharacter,
+            EmailError::Whitespace,
+            EmailError::MissingAt,
+            EmailError::InvalidLocalPart,
+            EmailError::InvalidDomain,
+            EmailError::RoleAddress,
+        ] {
+            let text = error.to_string();
+            assert!(text.starts_with(char::is_lowercase) && !text.ends_with('.'), "{text}");
+        }
+    }
+
+    #[test]
+    fn keys_lowercase_and_never_uppercase() {
+        // CVE-2019-19844: uppercasing maps the Turkish dotless ı to I, so "ı@…" and "I@…"
+        // (or "i@…") would share a key, and a reset for one could reach the other.
+        let dotless = parse("ı@exemple.fr").unwrap();
+        let capital = parse("I@exemple.fr").unwrap();
+        let small = parse("i@exemple.fr").unwrap();
+        assert_ne!(dotless.key(), capital.key());
+        assert_ne!(dotless.key(), small.key());
+        assert_eq!(capital.key(), small.key());
+        assert_eq!(dotless.key().as_str(), "ı@exemple.fr");
+        let dotted = parse("İ@exemple.fr").unwrap();
+        assert_ne!(dotted.key(), small.key());
+        assert_eq!(parse("MIXED.Case@X.FR").unwrap().key(), parse("mixed.case@x.fr").unwrap().key());
+        assert_eq!(parse("ÉLISE@x.fr").unwrap().key(), parse("élise@x.fr").unwrap().key());
+    }
+
+    #[test]
+    fn string_round_trip_parses_again() {
+        let email = parse("Jeanne@Exemple.FR").unwrap();
+        let text = String::from(email.clone());
+        assert_eq!(text, "Jeanne@exemple.fr");
+        assert_eq!(Email::try_from(text).unwrap(), email);
+        assert_eq!(Email::try_from("jeanne@exemple.fr\r\nBcc: x@y.fr".to_owned()), Err(EmailError::ControlCharacter));
     }
 }

@@ -6,8 +6,10 @@
 mod access;
 mod account;
 pub mod audit;
+pub mod authz;
 mod change;
 pub mod clock;
+pub mod decide;
 mod email;
 mod id;
 pub mod mail;
@@ -20,10 +22,14 @@ pub use account::{
     StatusEvent, TransitionError,
 };
 pub use audit::{AuditAction, AuditRecord};
+pub use authz::{Action, Forbidden, ForbiddenReason, Target};
 pub use change::{AccountWrite, ChangeSet, TokenConsumption, TokenRevocation};
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use email::{Email, EmailError, EmailKey, EmailPolicy, MAX_EMAIL_LEN};
 pub use id::{AccountId, AuditId, ClientFileId, IdError, MailId, ProgramId};
 pub use mail::{Lease, MailKind, MailParams, MailRecord, MailSecret, MailStatus};
-pub use password::PasswordHash;
+pub use password::{
+    Argon2Params, MAX_PASSWORD_BYTES, PasswordContext, PasswordError, PasswordHash, PasswordHasher, PasswordPolicy,
+    generate_temporary_password,
+};
 pub use token::{LinkError, LinkFailure, RevokeReason, TokenPurpose, TokenRecord, TokenSelector, VerifierHash};

@@ -255,8 +255,8 @@ fn cols(list: &[&str], alias: &str) -> String {
 fn bind_account<'a>(query: Query<'a>, r: &AccountRecord, labels: String) -> Query<'a> {
     query
         .bind(r.id.to_bytes().to_vec())
-        .bind(r.email.as_str().to_owned())
-        .bind(r.email.key().as_str().to_owned())
+        .bind(r.email.as_ref().map(|e| e.as_str().to_owned()))
+        .bind(r.email.as_ref().map(|e| e.key().as_str().to_owned()))
         .bind(r.full_name.as_str().to_owned())
         .bind(r.full_name.as_str().to_lowercase())
         .bind(r.phone.as_ref().map(|p| p.as_str().to_owned()))
@@ -283,7 +283,7 @@ fn bind_account<'a>(query: Query<'a>, r: &AccountRecord, labels: String) -> Quer
 fn account_from_row(row: &DbRow, grants: Vec<Grant>) -> Result<AccountRecord> {
     Ok(AccountRecord {
         id: codec::account_id(&get::<Vec<u8>>(row, "id")?)?,
-        email: codec::email(&get::<String>(row, "email")?)?,
+        email: get::<Option<String>>(row, "email")?.map(|e| codec::email(&e)).transpose()?,
         full_name: codec::full_name(&get::<String>(row, "full_name")?)?,
         phone: get::<Option<String>>(row, "phone")?.map(|p| codec::phone(&p)).transpose()?,
         locale: codec::locale(&get::<String>(row, "locale")?)?,
@@ -834,6 +834,7 @@ impl This {
         let p = &self.prefix;
         let count: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM {p}accounts a WHERE a.disabled_at IS NULL AND a.trashed_at IS NULL \
+             AND a.lifecycle = 'active' \
              AND a.id IN (SELECT g.account_id FROM {p}grants g WHERE g.scope_key = 'platform' \
              AND g.role = 'administrator')"
         )))
@@ -1091,6 +1092,19 @@ impl Store for This {
         .map_err(backend)?;
         let count = codec::i64_to_u64(count);
         Ok(RateLimitDecision { allowed: count <= u64::from(limit), count, resets_at })
+    }
+
+    async fn rate_limit_count(&self, key: &str, window: Duration, now: Timestamp) -> Result<u64> {
+        let p = &self.prefix;
+        let count: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT count FROM {p}rate_limits WHERE key = $1 AND window_start = $2"
+        )))
+        .bind(key.to_owned())
+        .bind(ts(window_start(now, window)))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(backend)?;
+        Ok(count.map_or(0, codec::i64_to_u64))
     }
 
     async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditRecord, AuditId>> {

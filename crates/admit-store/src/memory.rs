@@ -96,13 +96,13 @@ impl State {
             Some(record) => self.accounts.insert(id, record),
             None => self.accounts.remove(&id),
         };
-        if let Some(old) = &previous
-            && self.emails.get(old.email.key()) == Some(&id)
+        if let Some(old) = previous.as_ref().and_then(|old| old.email.as_ref())
+            && self.emails.get(old.key()) == Some(&id)
         {
-            self.emails.remove(old.email.key());
+            self.emails.remove(old.key());
         }
-        if let Some(new) = self.accounts.get(&id) {
-            self.emails.insert(new.email.key().clone(), id);
+        if let Some(new) = self.accounts.get(&id).and_then(|new| new.email.as_ref()) {
+            self.emails.insert(new.key().clone(), id);
         }
         undo.push(Undo::Account { id, previous: previous.map(Box::new) });
     }
@@ -241,7 +241,7 @@ impl State {
                 if self.accounts.contains_key(&record.id) {
                     return Err(StoreError::Conflict { what: ConflictKind::AccountId });
                 }
-                if self.emails.contains_key(record.email.key()) {
+                if record.email.as_ref().is_some_and(|email| self.emails.contains_key(email.key())) {
                     return Err(StoreError::Conflict { what: ConflictKind::Email });
                 }
                 self.put_account(undo, record.id, Some(record));
@@ -252,7 +252,12 @@ impl State {
                     Some(stored) if stored.version == expected_version => {}
                     _ => return Err(StoreError::StaleVersion { account: id }),
                 }
-                if self.emails.get(record.email.key()).is_some_and(|owner| *owner != id) {
+                if record
+                    .email
+                    .as_ref()
+                    .and_then(|email| self.emails.get(email.key()))
+                    .is_some_and(|owner| *owner != id)
+                {
                     return Err(StoreError::Conflict { what: ConflictKind::Email });
                 }
                 self.put_account(undo, id, Some(record));
@@ -323,7 +328,8 @@ fn matches_filter(account: &AccountRecord, filter: &AccountFilter) -> bool {
         return false;
     }
     filter.text.as_ref().is_none_or(|text| {
-        contains_ignore_case(account.full_name.as_str(), text) || contains_ignore_case(account.email.as_str(), text)
+        contains_ignore_case(account.full_name.as_str(), text)
+            || account.email.as_ref().is_some_and(|email| contains_ignore_case(email.as_str(), text))
     })
 }
 
@@ -507,6 +513,12 @@ impl Store for MemoryStore {
         Ok(RateLimitDecision { allowed: *count <= u64::from(limit), count: *count, resets_at })
     }
 
+    async fn rate_limit_count(&self, key: &str, window: Duration, now: Timestamp) -> Result<u64> {
+        let start = window_start(now, window);
+        let state = self.lock();
+        Ok(state.rate_limits.get(&(key.to_owned(), start, start + window)).copied().unwrap_or(0))
+    }
+
     async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditRecord, AuditId>> {
         let state = self.lock();
         let range = match query.after {
@@ -546,7 +558,7 @@ mod tests {
     fn account(at: Timestamp) -> AccountRecord {
         AccountRecord {
             id: AccountId::from_bytes([7; 16]),
-            email: Email::parse("jeanne@exemple.fr").unwrap(),
+            email: Some(Email::parse("jeanne@exemple.fr").unwrap()),
             full_name: FullName::parse("Jeanne").unwrap(),
             phone: None,
             locale: Locale::fr(),
@@ -575,7 +587,7 @@ mod tests {
         MailRecord {
             id: MailId::from_bytes([id; 16]),
             account_id: Some(account.id),
-            to: account.email.clone(),
+            to: account.email.clone().unwrap(),
             locale: Locale::fr(),
             kind: MailKind::PasswordReset,
             subject: "Réinitialisation de votre mot de passe".into(),
@@ -667,7 +679,7 @@ mod tests {
                 .unwrap();
             // An email change plus a mail, then a failing audit duplicate: all rolled back.
             let mut moved = first.clone();
-            moved.email = Email::parse("autre@exemple.fr").unwrap();
+            moved.email = Some(Email::parse("autre@exemple.fr").unwrap());
             moved.version = 2;
             let entry = crate::AuditRecord {
                 id: AuditId::from_bytes([9; 16]),
@@ -687,7 +699,11 @@ mod tests {
         });
         let state = store.lock();
         assert_eq!(state.emails.len(), 1);
-        assert_eq!(state.emails.get(first.email.key()), Some(&first.id), "the old email key is restored");
+        assert_eq!(
+            state.emails.get(first.email.as_ref().unwrap().key()),
+            Some(&first.id),
+            "the old email key is restored"
+        );
         assert!(state.mails.is_empty() && state.pending.is_empty() && state.audit.is_empty());
         assert_eq!(state.accounts[&first.id], first);
     }

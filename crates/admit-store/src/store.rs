@@ -134,9 +134,10 @@ pub fn window_start(now: Timestamp, window: Duration) -> Timestamp {
 /// Persistent state of admit: accounts, one-time link tokens, the outbox (which is also the
 /// mail journal), rate-limit counters and the audit log.
 ///
-/// Implementations must pass the [conformance suite](crate::conformance). A store never
-/// decides anything: the rules live in `admit-core`, and the store applies [`ChangeSet`]s
-/// atomically with the preconditions they carry. Time always comes in as an argument.
+/// Implementations must pass the conformance suite (`admit_store::conformance`, feature
+/// `conformance`). A store never decides anything: the rules live in `admit-core`, and the
+/// store applies [`ChangeSet`]s atomically with the preconditions they carry. Time always
+/// comes in as an argument.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait Store: Debug + Send + Sync + 'static {
@@ -152,8 +153,10 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// given, gets `revoked_at` and the reason); token inserts (each first revokes the
     /// live tokens of the same account and purpose with [`crate::RevokeReason::Replaced`]
     /// at the new token's `created_at`); mail enqueues; audit appends; then, if
-    /// `require_platform_administrator` is set, at least one available account must
-    /// still hold the platform administrator grant. Under any concurrency, two changes
+    /// `require_platform_administrator` is set, at least one acting platform administrator
+    /// must remain: an account that is available (neither disabled nor trashed), active
+    /// (lifecycle `Active`) and holds the platform administrator grant
+    /// ([`AccountRecord::is_platform_administrator`]). Under any concurrency, two changes
     /// consuming the same token never both succeed, and two inserts of the same email key
     /// never both succeed.
     ///
@@ -205,7 +208,8 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// [`StoreError::Backend`].
     async fn count_accounts(&self, filter: &AccountFilter, now: Timestamp) -> Result<StatusCounts>;
 
-    /// The number of available accounts holding the platform administrator grant.
+    /// The number of acting platform administrators: available, active accounts holding the
+    /// platform administrator grant ([`AccountRecord::is_platform_administrator`]).
     ///
     /// # Errors
     /// [`StoreError::Backend`].
@@ -293,6 +297,14 @@ pub trait Store: Debug + Send + Sync + 'static {
         window: Duration,
         now: Timestamp,
     ) -> Result<RateLimitDecision>;
+
+    /// The hits counted so far on `key` in the fixed window of length `window` containing
+    /// `now`, without counting one (0 if none). Lets a caller refuse early once a limit on
+    /// failures is reached, while only failures are counted with [`Store::hit_rate_limit`].
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`].
+    async fn rate_limit_count(&self, key: &str, window: Duration, now: Timestamp) -> Result<u64>;
 
     /// One page of the audit log, newest first.
     ///
@@ -386,6 +398,10 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         now: Timestamp,
     ) -> Result<RateLimitDecision> {
         (**self).hit_rate_limit(key, limit, window, now).await
+    }
+
+    async fn rate_limit_count(&self, key: &str, window: Duration, now: Timestamp) -> Result<u64> {
+        (**self).rate_limit_count(key, window, now).await
     }
 
     async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditRecord, AuditId>> {

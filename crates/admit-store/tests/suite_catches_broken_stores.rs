@@ -115,6 +115,9 @@ impl Store for Broken {
     ) -> Result<RateLimitDecision> {
         self.inner.hit_rate_limit(key, limit, window, now).await
     }
+    async fn rate_limit_count(&self, key: &str, window: Duration, now: Timestamp) -> Result<u64> {
+        self.inner.rate_limit_count(key, window, now).await
+    }
     async fn audit(&self, query: &AuditQuery) -> Result<Page<AuditRecord, AuditId>> {
         self.inner.audit(query).await
     }

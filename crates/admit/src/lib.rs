@@ -1,1 +1,288 @@
-//! placeholder
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+//!
+//! # Features
+//! - `sqlite` (default): `SqliteStore`, the embedded default, and [`Admit::embedded`].
+//! - `postgres`: `PostgresStore`, for many application instances sharing one database.
+//! - `smtp`: `SmtpTransport` on lettre.
+//!
+//! `MemoryStore`, `CaptureTransport` and `FileTransport` are always available.
+
+mod accounts;
+mod config;
+mod dispatch;
+mod error;
+mod links;
+mod queries;
+
+use std::sync::Arc;
+
+use admit_core::decide::{AccountEvent, Ctx, Decision, Rules, Subjects};
+use admit_core::password::{PasswordHasher, PasswordPolicy};
+use admit_core::{AccountId, AccountRecord, Clock, EmailPolicy, Locale, MailKind, MailParams, PasswordHash, Timestamp};
+use admit_mail::{MailContext, Templates, Transport};
+use admit_store::Store;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+use tokio::sync::{Semaphore, broadcast};
+
+pub use accounts::{BatchRow, BatchRowOutcome, CreateAccount, EmailAssignment, Invite};
+pub use config::{AdmitBuilder, ConfigError, Limit, RateLimits};
+pub use dispatch::{DispatchReport, Dispatcher, DispatcherConfig};
+pub use error::{AdmitError, Result};
+pub use links::{Completion, CompletionError, LinkInfo, SignIn, SignInError};
+pub use queries::AccountView;
+
+#[doc(inline)]
+pub use admit_core as core;
+#[doc(inline)]
+pub use admit_core::decide::{AccountEvent as Event, ProfileChange, StatusChange};
+#[doc(inline)]
+pub use admit_core::{
+    AccountKind, AccountStatus, AuditAction, ClientFileId, Email, FullName, Grant, Labels, ProgramId, Role, Scope,
+    TestClock,
+};
+#[doc(inline)]
+pub use admit_mail as mail;
+#[doc(inline)]
+pub use admit_mail::{CaptureTransport, FileTransport};
+#[cfg(feature = "smtp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smtp")))]
+#[doc(inline)]
+pub use admit_mail_smtp::SmtpTransport;
+#[doc(inline)]
+pub use admit_store as store;
+#[doc(inline)]
+pub use admit_store::MemoryStore;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+#[doc(inline)]
+pub use admit_store_sqlx::PostgresStore;
+#[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+#[doc(inline)]
+pub use admit_store_sqlx::SqliteStore;
+pub use secrecy;
+
+/// The subjects of outbox mails, rendered at enqueue time from the templates.
+#[derive(Debug)]
+struct TemplateSubjects {
+    templates: Arc<Templates>,
+}
+
+impl Subjects for TemplateSubjects {
+    fn subject(&self, kind: MailKind, locale: &Locale, params: &MailParams) -> String {
+        let context = MailContext::from_params(kind, params);
+        self.templates.render_subject(kind, locale, &context).unwrap_or_else(|_| kind.as_str().to_owned())
+    }
+}
+
+pub(crate) struct Parts {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) templates: Arc<Templates>,
+    pub(crate) rules: Rules,
+    pub(crate) password_policy: PasswordPolicy,
+    pub(crate) hasher: PasswordHasher,
+    pub(crate) email_policy: EmailPolicy,
+    pub(crate) rate_limits: RateLimits,
+    pub(crate) admin_set_password: bool,
+    pub(crate) hashing_concurrency: usize,
+    pub(crate) sender_name: String,
+    pub(crate) sender: admit_core::Email,
+    pub(crate) default_locale: Locale,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) templates: Arc<Templates>,
+    subjects: TemplateSubjects,
+    pub(crate) rules: Rules,
+    pub(crate) password_policy: PasswordPolicy,
+    pub(crate) hasher: Arc<PasswordHasher>,
+    pub(crate) email_policy: EmailPolicy,
+    pub(crate) rate_limits: RateLimits,
+    pub(crate) admin_set_password: bool,
+    hashing: Arc<Semaphore>,
+    pub(crate) sender_name: String,
+    pub(crate) sender: admit_core::Email,
+    #[allow(dead_code)]
+    pub(crate) default_locale: Locale,
+    events: broadcast::Sender<AccountEvent>,
+}
+
+/// The account invitation and password-reset workflows, over a [`Store`] and a
+/// [`Transport`]. Cheap to clone; share one per process.
+///
+/// Every administrative call takes the acting account's id (the host authenticated it),
+/// checks admit-core's authorization policy, validates its input, and commits its state
+/// change, its mails and its audit entry atomically. A refused call writes nothing.
+#[derive(Clone)]
+pub struct Admit {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Admit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admit").field("store", &self.inner.store).field("transport", &self.inner.transport).finish()
+    }
+}
+
+impl Admit {
+    /// Starts building an `Admit`.
+    pub fn builder() -> AdmitBuilder {
+        AdmitBuilder::default()
+    }
+
+    pub(crate) fn from_parts(parts: Parts) -> Admit {
+        let (events, _) = broadcast::channel(1024);
+        let subjects = TemplateSubjects { templates: parts.templates.clone() };
+        Admit {
+            inner: Arc::new(Inner {
+                store: parts.store,
+                transport: parts.transport,
+                clock: parts.clock,
+                templates: parts.templates,
+                subjects,
+                rules: parts.rules,
+                password_policy: parts.password_policy,
+                hasher: Arc::new(parts.hasher),
+                email_policy: parts.email_policy,
+                rate_limits: parts.rate_limits,
+                admin_set_password: parts.admin_set_password,
+                hashing: Arc::new(Semaphore::new(parts.hashing_concurrency)),
+                sender_name: parts.sender_name,
+                sender: parts.sender,
+                default_locale: parts.default_locale,
+                events,
+            }),
+        }
+    }
+
+    /// The embedded default: a SQLite file `admit.db` and a folder `mail/` of `.eml` files
+    /// under `dir` (both created if missing), links under `link_base`.
+    ///
+    /// # Errors
+    /// [`AdmitError::Store`] if the database cannot be opened or migrated.
+    #[cfg(feature = "sqlite")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
+    pub async fn embedded(dir: impl AsRef<std::path::Path>, link_base: &str) -> Result<Admit> {
+        let dir = dir.as_ref();
+        std::fs::create_dir_all(dir).map_err(|e| AdmitError::Store(admit_store::StoreError::backend(e)))?;
+        let store = SqliteStore::open(dir.join("admit.db")).await?;
+        let transport = FileTransport::new(dir.join("mail"));
+        Admit::builder()
+            .store(store)
+            .transport(transport)
+            .link_base(link_base)
+            .build()
+            .map_err(|e| AdmitError::Store(admit_store::StoreError::Corrupt(e.to_string())))
+    }
+
+    /// The store, for hosts that query it directly.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The clock in use.
+    pub fn now(&self) -> Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// Subscribes to account events (password changed, activated, disabled, …), published
+    /// after each commit, so the host can end sessions. Slow receivers miss old events
+    /// (see [`broadcast`]); the return values of the calls carry the same events.
+    pub fn subscribe(&self) -> broadcast::Receiver<AccountEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// A dispatcher delivering this instance's outbox through its transport.
+    pub fn dispatcher(&self, config: DispatcherConfig) -> Dispatcher {
+        Dispatcher::new(self.clone(), config)
+    }
+
+    /// Runs a decision with a fresh context. The thread-local RNG never crosses an `.await`.
+    pub(crate) fn decide<T>(&self, f: impl FnOnce(&mut Ctx<'_, rand::rngs::ThreadRng>) -> T) -> T {
+        let mut rng = rand::rng();
+        let mut ctx = Ctx {
+            now: self.inner.clock.now(),
+            rng: &mut rng,
+            rules: &self.inner.rules,
+            subjects: &self.inner.subjects,
+        };
+        f(&mut ctx)
+    }
+
+    /// Commits a decision and publishes its events.
+    pub(crate) async fn commit(&self, decision: Decision) -> Result<Decision> {
+        self.inner.store.commit(decision.change.clone()).await?;
+        for event in &decision.events {
+            let _ = self.inner.events.send(*event);
+        }
+        Ok(decision)
+    }
+
+    pub(crate) async fn actor(&self, id: AccountId) -> Result<AccountRecord> {
+        self.inner.store.account(id).await?.ok_or(AdmitError::UnknownActor)
+    }
+
+    pub(crate) async fn account(&self, id: AccountId) -> Result<AccountRecord> {
+        self.inner.store.account(id).await?.ok_or(AdmitError::NotFound(id))
+    }
+
+    pub(crate) async fn is_last_platform_administrator(&self, account: &AccountRecord) -> Result<bool> {
+        if !account.is_platform_administrator() {
+            return Ok(false);
+        }
+        Ok(self.inner.store.count_platform_administrators().await? <= 1)
+    }
+
+    /// Counts a hit; refuses with [`AdmitError::RateLimited`] over the limit.
+    pub(crate) async fn throttle(&self, key: &str, limit: Limit) -> Result<()> {
+        let decision = self.inner.store.hit_rate_limit(key, limit.count, limit.per, self.now()).await?;
+        if decision.allowed { Ok(()) } else { Err(AdmitError::RateLimited { retry_at: decision.resets_at }) }
+    }
+
+    /// Hashes a password on the blocking pool, at most `hashing_concurrency` at once, so
+    /// Argon2 never blocks the async executor.
+    pub(crate) async fn hash_password(&self, password: SecretString) -> Result<PasswordHash> {
+        let _permit = self.inner.hashing.clone().acquire_owned().await.map_err(|_| AdmitError::Hashing)?;
+        let hasher = self.inner.hasher.clone();
+        tokio::task::spawn_blocking(move || hasher.hash(&password, &mut rand::rng()))
+            .await
+            .map_err(|_| AdmitError::Hashing)?
+            .map_err(AdmitError::Password)
+    }
+
+    /// Verifies a password on the blocking pool (`None`: verify against a dummy hash, so an
+    /// unknown account costs the same).
+    pub(crate) async fn verify_password_hash(
+        &self,
+        password: SecretString,
+        hash: Option<PasswordHash>,
+    ) -> Result<bool> {
+        let _permit = self.inner.hashing.clone().acquire_owned().await.map_err(|_| AdmitError::Hashing)?;
+        let hasher = self.inner.hasher.clone();
+        tokio::task::spawn_blocking(move || match hash {
+            Some(hash) => hasher.verify(&password, &hash).unwrap_or(false),
+            None => {
+                hasher.dummy_verify(&password);
+                false
+            }
+        })
+        .await
+        .map_err(|_| AdmitError::Hashing)
+    }
+}
+
+/// A short, secret-free digest of a requester key or address, for rate-limit keys and
+/// audit details (so neither keeps raw IP addresses).
+pub(crate) fn digest(text: &str) -> String {
+    let hash = Sha256::digest(text.as_bytes());
+    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}

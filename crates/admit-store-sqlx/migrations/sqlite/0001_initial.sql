@@ -4,8 +4,8 @@
 
 CREATE TABLE IF NOT EXISTS {prefix}accounts (
     id BLOB NOT NULL PRIMARY KEY,
-    email TEXT NOT NULL,
-    email_key TEXT NOT NULL,
+    email TEXT,
+    email_key TEXT,
     full_name TEXT NOT NULL,
     name_lc TEXT NOT NULL,
     phone TEXT,

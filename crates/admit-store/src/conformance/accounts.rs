@@ -83,7 +83,7 @@ pub async fn accounts_email_conflict_ignores_case(store: Arc<dyn Store>, clock: 
         let stored = ok(store.account(twin.id).await, "account reads");
         assert_eq!(stored, None, "contract: a refused insert writes nothing");
     }
-    let stored = ok(store.account_by_email(first.email.key()).await, "account_by_email reads");
+    let stored = ok(store.account_by_email(first.email.as_ref().unwrap().key()).await, "account_by_email reads");
     assert_eq!(stored, Some(first), "contract: the first account is untouched by refused twins");
 }
 
@@ -210,7 +210,7 @@ pub async fn accounts_delete_removes_account_and_its_tokens(store: Arc<dyn Store
     commit_ok(&store, write_accounts([delete]), "a delete with the current version applies").await;
     assert_eq!(ok(store.account(account.id).await, "reads"), None, "contract: a deleted account is gone by id");
     assert_eq!(
-        ok(store.account_by_email(account.email.key()).await, "reads"),
+        ok(store.account_by_email(account.email.as_ref().unwrap().key()).await, "reads"),
         None,
         "contract: a deleted account is gone by email"
     );
@@ -239,7 +239,7 @@ pub async fn accounts_email_change_moves_the_key(store: Arc<dyn Store>, clock: T
     let paul = fx.account("paul@exemple.fr", clock.now());
     commit_ok(&store, insert_accounts([jeanne.clone(), paul.clone()]), "inserts apply").await;
 
-    let taken = update(&jeanne, clock.now(), |a| a.email = Email::parse("PAUL@exemple.fr").unwrap());
+    let taken = update(&jeanne, clock.now(), |a| a.email = Some(Email::parse("PAUL@exemple.fr").unwrap()));
     let error = refused(store.commit(write_accounts([taken])).await, "an update to a taken address fails");
     assert!(
         matches!(error, StoreError::Conflict { what: ConflictKind::Email }),
@@ -251,11 +251,11 @@ pub async fn accounts_email_change_moves_the_key(store: Arc<dyn Store>, clock: T
         "contract: a refused update applies nothing"
     );
 
-    let recase = update(&jeanne, clock.now(), |a| a.email = Email::parse("Jeanne@exemple.fr").unwrap());
+    let recase = update(&jeanne, clock.now(), |a| a.email = Some(Email::parse("Jeanne@exemple.fr").unwrap()));
     let AccountWrite::Update { record: recased, .. } = recase.clone() else { unreachable!() };
     commit_ok(&store, write_accounts([recase]), "an account may change the case of its own address").await;
 
-    let moved = update(&recased, clock.now(), |a| a.email = Email::parse("jeanne.dupont@exemple.fr").unwrap());
+    let moved = update(&recased, clock.now(), |a| a.email = Some(Email::parse("jeanne.dupont@exemple.fr").unwrap()));
     commit_ok(&store, write_accounts([moved]), "an update to a free address applies").await;
     assert_eq!(
         ok(store.account_by_email(&key("jeanne@exemple.fr")).await, "reads"),
@@ -276,7 +276,7 @@ pub async fn accounts_batch_reads_by_emails_and_ids(store: Arc<dyn Store>, clock
     commit_ok(&store, insert_accounts(accounts.clone()), "a batch insert applies").await;
 
     let wanted: Vec<&AccountRecord> = accounts.iter().step_by(3).collect();
-    let mut keys: Vec<_> = wanted.iter().map(|a| key(&a.email.as_str().to_uppercase())).collect();
+    let mut keys: Vec<_> = wanted.iter().map(|a| key(&a.email.as_ref().unwrap().as_str().to_uppercase())).collect();
     keys.push(key("absent@exemple.fr"));
     let mut found = ok(store.accounts_by_emails(&keys).await, "accounts_by_emails reads");
     found.sort_by_key(|a| a.id);
@@ -342,10 +342,10 @@ pub async fn accounts_every_field_round_trips(store: Arc<dyn Store>, clock: Test
         account,
         "contract: every field (labels, grants, phone, locale, kind, timestamps, hash, flags, epoch) round-trips"
     );
-    let by_email = ok(store.account_by_email(account.email.key()).await, "reads");
+    let by_email = ok(store.account_by_email(account.email.as_ref().unwrap().key()).await, "reads");
     assert_eq!(by_email.as_ref(), Some(&account), "contract: a non-ASCII address is found by its key");
     assert_eq!(
-        by_email.map(|a| a.email.as_str().to_owned()).as_deref(),
+        by_email.map(|a| a.email.as_ref().unwrap().as_str().to_owned()).as_deref(),
         Some("Élodie.Ñúñez+test@exemple.fr"),
         "contract: the address is kept as typed (local part case included)"
     );
@@ -691,7 +691,7 @@ pub async fn accounts_count_per_status(store: Arc<dyn Store>, clock: TestClock) 
     assert_eq!(counts.total(), 5, "contract: count_accounts applies the text filter");
 }
 
-/// Only available accounts holding the platform administrator grant count.
+/// Only acting platform administrators count: available, active, with the grant.
 pub async fn accounts_count_platform_administrators(store: Arc<dyn Store>, clock: TestClock) {
     let mut fx = Fixtures::new(119);
     let now = clock.now();
@@ -716,15 +716,44 @@ pub async fn accounts_count_platform_administrators(store: Arc<dyn Store>, clock
     .await;
     assert_eq!(
         ok(store.count_platform_administrators().await, "count reads"),
-        2,
-        "contract: available platform administrators count (whatever their lifecycle); disabled, trashed and \
+        1,
+        "contract: acting platform administrators count (available and active); invited, disabled, trashed and \
          other grants do not"
     );
     let disable = update(&active, now, |a| a.disabled_at = Some(now));
     commit_ok(&store, write_accounts([disable]), "an update applies").await;
     assert_eq!(
         ok(store.count_platform_administrators().await, "count reads"),
-        1,
+        0,
         "contract: the count follows updates"
+    );
+}
+
+/// Accounts without an address (not assigned yet) never conflict with each other, and one
+/// can be given an address later.
+pub async fn accounts_without_email_coexist(store: Arc<dyn Store>, clock: TestClock) {
+    let mut fx = Fixtures::new(150);
+    let mut first = fx.account("sans.adresse.1@exemple.fr", clock.now());
+    let mut second = fx.account("sans.adresse.2@exemple.fr", clock.now());
+    first.email = None;
+    second.email = None;
+    commit_ok(
+        &store,
+        insert_accounts([first.clone(), second.clone()]),
+        "two accounts without an address are both inserted",
+    )
+    .await;
+    let read = ok(store.account(first.id).await, "account reads");
+    assert_eq!(read.as_ref(), Some(&first), "contract: an account without an address round-trips");
+    let assigned = update(&first, clock.now(), |a| a.email = Some(Email::parse("Assignee@exemple.fr").unwrap()));
+    commit_ok(&store, write_accounts([assigned.clone()]), "an address can be assigned later").await;
+    let found = ok(store.account_by_email(&key("assignee@exemple.fr")).await, "account_by_email reads");
+    assert_eq!(found.map(|a| a.id), Some(first.id), "contract: the assigned address is looked up by its key");
+    let mut query = AccountQuery::new(clock.now());
+    query.filter.text = Some("exemple.fr".into());
+    let listed = ok(store.list_accounts(&query).await, "list_accounts reads");
+    assert!(
+        listed.items.iter().all(|a| a.id != second.id),
+        "contract: the text filter skips accounts without an address"
     );
 }

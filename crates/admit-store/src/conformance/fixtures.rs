@@ -69,7 +69,7 @@ impl Fixtures {
         let full_name = FullName::parse(&format!("Personne {}", email.local_part())).expect("fixture name is valid");
         AccountRecord {
             id: self.account_id(at),
-            email,
+            email: Some(email),
             full_name,
             phone: None,
             locale: Locale::fr(),
@@ -126,7 +126,7 @@ impl Fixtures {
         MailRecord {
             id,
             account_id: Some(account.id),
-            to: account.email.clone(),
+            to: account.email.clone().expect("fixture accounts have an address"),
             locale: account.locale.clone(),
             kind,
             subject: subject(kind).to_owned(),

@@ -83,3 +83,21 @@ pub async fn rate_limit_keys_are_independent(store: Arc<dyn Store>, clock: TestC
     let same = hit(&store, "requester:203.0.113.7", 2, window, clock.now()).await;
     assert_eq!(same.count, 5, "contract: the first key kept counting");
 }
+
+/// `rate_limit_count` reads the current window's count without counting a hit.
+pub async fn rate_limit_count_peeks_without_counting(store: Arc<dyn Store>, clock: TestClock) {
+    let window = Duration::minutes(15);
+    let count = ok(store.rate_limit_count("link:peek", window, clock.now()).await, "rate_limit_count works");
+    assert_eq!(count, 0, "contract: a key never hit counts 0");
+    for _ in 0..3 {
+        hit(&store, "link:peek", 10, window, clock.now()).await;
+    }
+    for _ in 0..2 {
+        let count = ok(store.rate_limit_count("link:peek", window, clock.now()).await, "rate_limit_count works");
+        assert_eq!(count, 3, "contract: rate_limit_count returns the hits so far and counts nothing itself");
+    }
+    assert_eq!(hit(&store, "link:peek", 10, window, clock.now()).await.count, 4, "contract: peeking did not count");
+    clock.advance(window);
+    let count = ok(store.rate_limit_count("link:peek", window, clock.now()).await, "rate_limit_count works");
+    assert_eq!(count, 0, "contract: the next window starts from 0");
+}

@@ -1,0 +1,305 @@
+//! [`AdmitBuilder`]: builds an [`Admit`](crate::Admit) from a store, a transport and
+//! settings. Every default is the safe one; all validation happens in [`AdmitBuilder::build`].
+
+use std::sync::Arc;
+
+use admit_core::decide::{Links, Rules};
+use admit_core::password::{Argon2Params, PasswordHasher, PasswordPolicy};
+use admit_core::{Clock, Email, EmailPolicy, Locale, SystemClock};
+use admit_mail::{Templates, Transport};
+use admit_store::Store;
+use time::Duration;
+
+use crate::Admit;
+
+/// A rate limit: at most `count` events per `per`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    /// Events allowed per window.
+    pub count: u32,
+    /// The window.
+    pub per: Duration,
+}
+
+impl Limit {
+    /// `count` per `per`.
+    pub const fn new(count: u32, per: Duration) -> Self {
+        Limit { count, per }
+    }
+}
+
+/// Every rate limit admit enforces (through the store, so they hold across hosts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Administrator re-sends (invite, re-invite, reset) per account. Default: 1 a minute.
+    pub resend_per_account: Limit,
+    /// Self-service reset requests per typed address. Default: 5 an hour.
+    pub reset_per_email: Limit,
+    /// Self-service reset requests per requester key. Default: 20 an hour.
+    pub reset_per_requester: Limit,
+    /// Failed link attempts (inspect, accept, complete) per requester key. Default: 20 per 15 minutes.
+    pub link_failures_per_requester: Limit,
+    /// Failed sign-ins per address. Default: 10 per 15 minutes.
+    pub sign_in_failures_per_email: Limit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        RateLimits {
+            resend_per_account: Limit::new(1, Duration::minutes(1)),
+            reset_per_email: Limit::new(5, Duration::hours(1)),
+            reset_per_requester: Limit::new(20, Duration::hours(1)),
+            link_failures_per_requester: Limit::new(20, Duration::minutes(15)),
+            sign_in_failures_per_email: Limit::new(10, Duration::minutes(15)),
+        }
+    }
+}
+
+/// A setting [`AdmitBuilder::build`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// No store was given.
+    #[error("a store is required")]
+    MissingStore,
+    /// No transport was given.
+    #[error("a transport is required")]
+    MissingTransport,
+    /// No link base URL was given.
+    #[error("a link base URL is required")]
+    MissingLinkBase,
+    /// The link base URL is not https (or http on localhost).
+    #[error("link base URL is invalid")]
+    InvalidLinkBase,
+    /// A link lifetime, retention or rate-limit window is zero or negative, or a count is zero.
+    #[error("{0} must be positive")]
+    NotPositive(&'static str),
+    /// The sender address is invalid.
+    #[error("sender address is invalid")]
+    InvalidSender,
+    /// The default templates could not be built with these settings.
+    #[error("templates are invalid: {0}")]
+    Templates(String),
+}
+
+/// Builds an [`Admit`]. See the crate docs for an example.
+#[derive(Debug)]
+pub struct AdmitBuilder {
+    store: Option<Arc<dyn Store>>,
+    transport: Option<Arc<dyn Transport>>,
+    clock: Arc<dyn Clock>,
+    templates: Option<Templates>,
+    link_base: Option<String>,
+    invitation_ttl: Duration,
+    reset_ttl: Duration,
+    trash_retention: Duration,
+    password_policy: PasswordPolicy,
+    argon2: Argon2Params,
+    email_policy: EmailPolicy,
+    rate_limits: RateLimits,
+    admin_set_password: bool,
+    hashing_concurrency: usize,
+    sender_name: String,
+    sender_address: String,
+    default_locale: Locale,
+}
+
+impl Default for AdmitBuilder {
+    fn default() -> Self {
+        AdmitBuilder {
+            store: None,
+            transport: None,
+            clock: Arc::new(SystemClock),
+            templates: None,
+            link_base: None,
+            invitation_ttl: Rules::DEFAULT_INVITATION_TTL,
+            reset_ttl: Rules::DEFAULT_RESET_TTL,
+            trash_retention: Rules::DEFAULT_TRASH_RETENTION,
+            password_policy: PasswordPolicy::default(),
+            argon2: Argon2Params::default(),
+            email_policy: EmailPolicy::default(),
+            rate_limits: RateLimits::default(),
+            admin_set_password: true,
+            hashing_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            sender_name: "admit".to_owned(),
+            sender_address: "no-reply@localhost.localdomain".to_owned(),
+            default_locale: Locale::en(),
+        }
+    }
+}
+
+impl AdmitBuilder {
+    /// The store (required).
+    pub fn store(mut self, store: impl Store) -> Self {
+        self.store = Some(Arc::new(store));
+        self
+    }
+
+    /// The store, already shared.
+    pub fn shared_store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The mail transport (required).
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Some(Arc::new(transport));
+        self
+    }
+
+    /// The mail transport, already shared.
+    pub fn shared_transport(mut self, transport: Arc<dyn Transport>) -> Self {
+        self.transport = Some(transport);
+        self
+    }
+
+    /// The clock (default: the system clock). Tests pass a `TestClock`.
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Mail templates (default: the built-in French and English ones).
+    pub fn templates(mut self, templates: Templates) -> Self {
+        self.templates = Some(templates);
+        self
+    }
+
+    /// The base URL links point to (required): `https://app.example.org`, or `http://localhost…`.
+    pub fn link_base(mut self, base: impl Into<String>) -> Self {
+        self.link_base = Some(base.into());
+        self
+    }
+
+    /// How long invitation links live (default 7 days).
+    pub fn invitation_ttl(mut self, ttl: Duration) -> Self {
+        self.invitation_ttl = ttl;
+        self
+    }
+
+    /// How long reset links live (default 1 hour).
+    pub fn reset_ttl(mut self, ttl: Duration) -> Self {
+        self.reset_ttl = ttl;
+        self
+    }
+
+    /// How long trashed accounts stay restorable (default 30 days).
+    pub fn trash_retention(mut self, retention: Duration) -> Self {
+        self.trash_retention = retention;
+        self
+    }
+
+    /// The password policy (default: minimum 12 characters, blocklist, no composition rules).
+    pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
+    }
+
+    /// Argon2id parameters (default: OWASP, m = 19 MiB, t = 2, p = 1).
+    pub fn argon2_params(mut self, params: Argon2Params) -> Self {
+        self.argon2 = params;
+        self
+    }
+
+    /// Which addresses accounts may have (default: department addresses refused).
+    pub fn email_policy(mut self, policy: EmailPolicy) -> Self {
+        self.email_policy = policy;
+        self
+    }
+
+    /// Rate limits.
+    pub fn rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// Whether administrators may set a password directly (default: yes). A host following
+    /// ASVS level 3 turns it off; the call then fails with
+    /// [`AdmitError::SetPasswordDisabled`](crate::AdmitError::SetPasswordDisabled).
+    pub fn admin_set_password(mut self, allowed: bool) -> Self {
+        self.admin_set_password = allowed;
+        self
+    }
+
+    /// How many passwords may be hashed at once (default: the number of cores).
+    pub fn hashing_concurrency(mut self, permits: usize) -> Self {
+        self.hashing_concurrency = permits.max(1);
+        self
+    }
+
+    /// The sender of every mail.
+    pub fn sender(mut self, name: impl Into<String>, address: impl Into<String>) -> Self {
+        self.sender_name = name.into();
+        self.sender_address = address.into();
+        self
+    }
+
+    /// The locale used when an account's locale has no templates (default: English).
+    pub fn default_locale(mut self, locale: Locale) -> Self {
+        self.default_locale = locale;
+        self
+    }
+
+    /// Validates everything and builds.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the setting.
+    pub fn build(self) -> Result<Admit, ConfigError> {
+        let store = self.store.ok_or(ConfigError::MissingStore)?;
+        let transport = self.transport.ok_or(ConfigError::MissingTransport)?;
+        let base = self.link_base.ok_or(ConfigError::MissingLinkBase)?;
+        let links = Links::new(&base).map_err(|_| ConfigError::InvalidLinkBase)?;
+        for (name, d) in [
+            ("invitation_ttl", self.invitation_ttl),
+            ("reset_ttl", self.reset_ttl),
+            ("trash_retention", self.trash_retention),
+        ] {
+            if d <= Duration::ZERO {
+                return Err(ConfigError::NotPositive(name));
+            }
+        }
+        let limits = self.rate_limits;
+        for (name, limit) in [
+            ("resend_per_account", limits.resend_per_account),
+            ("reset_per_email", limits.reset_per_email),
+            ("reset_per_requester", limits.reset_per_requester),
+            ("link_failures_per_requester", limits.link_failures_per_requester),
+            ("sign_in_failures_per_email", limits.sign_in_failures_per_email),
+        ] {
+            if limit.count == 0 || limit.per <= Duration::ZERO {
+                return Err(ConfigError::NotPositive(name));
+            }
+        }
+        let sender = Email::parse(&self.sender_address).map_err(|_| ConfigError::InvalidSender)?;
+        let rules = Rules {
+            invitation_ttl: self.invitation_ttl,
+            reset_ttl: self.reset_ttl,
+            trash_retention: self.trash_retention,
+            links,
+        };
+        let templates = match self.templates {
+            Some(t) => t,
+            None => Templates::builder()
+                .product_name(self.sender_name.clone())
+                .default_locale(self.default_locale.clone())
+                .build()
+                .map_err(|e| ConfigError::Templates(e.to_string()))?,
+        };
+        Ok(Admit::from_parts(crate::Parts {
+            store,
+            transport,
+            clock: self.clock,
+            templates: Arc::new(templates),
+            rules,
+            password_policy: self.password_policy,
+            hasher: PasswordHasher::new(self.argon2),
+            email_policy: self.email_policy,
+            rate_limits: limits,
+            admin_set_password: self.admin_set_password,
+            hashing_concurrency: self.hashing_concurrency,
+            sender_name: self.sender_name,
+            sender,
+            default_locale: self.default_locale,
+        }))
+    }
+}

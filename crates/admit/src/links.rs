@@ -1,0 +1,477 @@
+//! What the people at the other end of the mails do: follow a link, set a password, ask
+//! for a reset, sign in. Also the administrator's direct password paths.
+
+use std::collections::HashMap;
+
+use admit_core::decide::{self, AccountEvent, Decision};
+use admit_core::password::{PasswordContext, PasswordError, generate_temporary_password};
+use admit_core::token::{self, LinkError, LinkFailure, ParsedToken};
+use admit_core::{AccountId, AccountRecord, Email, MailSecret, Timestamp, TokenPurpose, TokenRecord};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::accounts::{BatchRow, BatchRowOutcome, MAX_BATCH_ROWS};
+use crate::{Admit, AdmitError, Result, digest};
+
+/// What the landing page of a valid link may show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkInfo {
+    /// Invitation or reset.
+    pub purpose: TokenPurpose,
+    /// The account it acts on.
+    pub account_id: AccountId,
+    /// The person's name.
+    pub full_name: String,
+    /// The person's address.
+    pub email: Option<String>,
+    /// The link's deadline.
+    pub expires_at: Timestamp,
+}
+
+/// A completed link: the account is active with its new password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The account.
+    pub account_id: AccountId,
+    /// Events for the host (activated, password changed: end other sessions).
+    pub events: Vec<AccountEvent>,
+}
+
+/// Why completing a link failed. Only two things can be said to the person: the link is
+/// invalid or expired (one message for every reason), or the new password was refused
+/// (they may try again with the same link).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CompletionError {
+    /// Invalid or expired link.
+    #[error(transparent)]
+    InvalidLink(#[from] LinkError),
+    /// The new password was refused; nothing was consumed.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    /// The service failed; nothing was consumed.
+    #[error("service unavailable")]
+    Unavailable(#[source] AdmitError),
+}
+
+/// A successful sign-in check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignIn {
+    /// Who signed in.
+    pub account_id: AccountId,
+    /// The password is temporary (or was set by an administrator who required it): the
+    /// host must make the person change it now.
+    pub must_change_password: bool,
+}
+
+/// Why a sign-in check failed. One message for unknown address, wrong password,
+/// disabled or trashed account.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignInError {
+    /// Unknown address, wrong password, or an account that may not sign in.
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Too many failures for this address; try later.
+    #[error("too many attempts, try again later")]
+    RateLimited,
+    /// The service failed.
+    #[error("service unavailable")]
+    Unavailable(#[source] AdmitError),
+}
+
+fn failure(reason: LinkFailure) -> LinkError {
+    LinkError::new(reason)
+}
+
+impl Admit {
+    async fn link_failures_exceeded(&self, requester: &str) -> Result<bool> {
+        let limit = self.inner.rate_limits.link_failures_per_requester;
+        let count =
+            self.inner.store.rate_limit_count(&format!("link:{}", digest(requester)), limit.per, self.now()).await?;
+        Ok(count >= u64::from(limit.count))
+    }
+
+    async fn record_link_failure(&self, requester: &str, error: LinkError) -> LinkError {
+        let limit = self.inner.rate_limits.link_failures_per_requester;
+        let key = format!("link:{}", digest(requester));
+        let _ = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await;
+        tracing::info!(reason = ?error.reason(), requester = %digest(requester), "link refused");
+        error
+    }
+
+    /// Resolves a link: parse (malformed input costs no store call), throttle, look up,
+    /// verify, check the account. Every failure after parsing counts against the requester.
+    async fn resolve(
+        &self,
+        text: &str,
+        purpose: Option<TokenPurpose>,
+        requester: &str,
+    ) -> std::result::Result<(ParsedToken, TokenRecord, AccountRecord), CompletionError> {
+        let parsed = token::parse(text)?;
+        if self.link_failures_exceeded(requester).await.map_err(CompletionError::Unavailable)? {
+            return Err(failure(LinkFailure::RateLimited).into());
+        }
+        let now = self.now();
+        let record = match self
+            .inner
+            .store
+            .token(parsed.selector())
+            .await
+            .map_err(|e| CompletionError::Unavailable(e.into()))?
+        {
+            Some(record) => record,
+            None => return Err(self.record_link_failure(requester, failure(LinkFailure::Unknown)).await.into()),
+        };
+        let purpose = purpose.unwrap_or(record.purpose);
+        if let Err(error) = parsed.verify(&record, purpose, now) {
+            return Err(self.record_link_failure(requester, error).await.into());
+        }
+        let account =
+            self.inner.store.account(record.account_id).await.map_err(|e| CompletionError::Unavailable(e.into()))?;
+        let account = match account {
+            Some(account) => account,
+            None => {
+                return Err(self.record_link_failure(requester, failure(LinkFailure::AccountUnavailable)).await.into());
+            }
+        };
+        if let Err(error) = record.check_account(&account) {
+            return Err(self.record_link_failure(requester, error).await.into());
+        }
+        Ok((parsed, record, account))
+    }
+
+    /// Tells whether a link is valid, for the page a person lands on. Never consumes it
+    /// (mail scanners that prefetch links must not burn them). `requester` is the key the
+    /// host rate-limits failures by, e.g. the client IP.
+    ///
+    /// # Errors
+    /// [`LinkError`] ("invalid or expired link"; the real reason is in
+    /// [`LinkError::reason`] and the logs).
+    pub async fn inspect_link(&self, token: &str, requester: &str) -> std::result::Result<LinkInfo, LinkError> {
+        match self.resolve(token, None, requester).await {
+            Ok((_, record, account)) => Ok(LinkInfo {
+                purpose: record.purpose,
+                account_id: account.id,
+                full_name: account.full_name.as_str().to_owned(),
+                email: account.email.as_ref().map(|e| e.as_str().to_owned()),
+                expires_at: record.expires_at,
+            }),
+            Err(CompletionError::InvalidLink(e)) => Err(e),
+            Err(_) => Err(failure(LinkFailure::Unknown)),
+        }
+    }
+
+    async fn complete(
+        &self,
+        purpose: TokenPurpose,
+        token: &str,
+        new_password: SecretString,
+        confirmation: SecretString,
+        requester: &str,
+    ) -> std::result::Result<Completion, CompletionError> {
+        let (_, record, account) = self.resolve(token, Some(purpose), requester).await?;
+        let context = PasswordContext::of_account(&account);
+        self.inner.password_policy.check(&new_password, &confirmation, &context)?;
+        let hash = self.hash_password(new_password).await.map_err(CompletionError::Unavailable)?;
+        let mut account = account;
+        // An unrelated concurrent update (a sign-in, a profile edit) makes the commit stale:
+        // decide again on the fresh account, with the same hash.
+        for _ in 0..3 {
+            let decision = self.decide(|ctx| decide::complete_link(ctx, &record, &account, hash.clone()));
+            let decision = match decision {
+                Ok(d) => d,
+                Err(_) => return Err(failure(LinkFailure::AccountUnavailable).into()),
+            };
+            match self.commit(decision).await {
+                Ok(decision) => return Ok(Completion { account_id: account.id, events: decision.events }),
+                Err(AdmitError::Concurrent) => {
+                    let fresh = self
+                        .inner
+                        .store
+                        .account(account.id)
+                        .await
+                        .map_err(|e| CompletionError::Unavailable(e.into()))?;
+                    let still = self
+                        .inner
+                        .store
+                        .token(&record.selector)
+                        .await
+                        .map_err(|e| CompletionError::Unavailable(e.into()))?;
+                    match (fresh, still) {
+                        (Some(fresh), Some(still))
+                            if still.check_state(purpose, self.now()).is_ok()
+                                && still.check_account(&fresh).is_ok() =>
+                        {
+                            account = fresh;
+                        }
+                        _ => return Err(failure(LinkFailure::Used).into()),
+                    }
+                }
+                Err(other) => return Err(CompletionError::Unavailable(other)),
+            }
+        }
+        Err(failure(LinkFailure::Used).into())
+    }
+
+    /// Accepts an invitation: sets the first password (new + confirmation) and activates the
+    /// account. Consumes the link exactly once and moves the credential epoch (every other
+    /// link dies). No "password changed" mail is sent.
+    ///
+    /// # Errors
+    /// [`CompletionError::InvalidLink`], or [`CompletionError::Password`] (nothing consumed:
+    /// the person can try again with the same link).
+    pub async fn accept_invitation(
+        &self,
+        token: &str,
+        new_password: SecretString,
+        confirmation: SecretString,
+        requester: &str,
+    ) -> std::result::Result<Completion, CompletionError> {
+        self.complete(TokenPurpose::Invitation, token, new_password, confirmation, requester).await
+    }
+
+    /// Completes a password reset: sets the new password, activates a never-activated
+    /// account (« vous pouvez activer votre compte en réinitialisant votre mot de passe »),
+    /// consumes the link once, kills every other link, and mails the "password changed"
+    /// notice.
+    ///
+    /// # Errors
+    /// As [`Admit::accept_invitation`].
+    pub async fn complete_password_reset(
+        &self,
+        token: &str,
+        new_password: SecretString,
+        confirmation: SecretString,
+        requester: &str,
+    ) -> std::result::Result<Completion, CompletionError> {
+        self.complete(TokenPurpose::PasswordReset, token, new_password, confirmation, requester).await
+    }
+
+    /// Self-service "forgot password". Answers `Ok(())` whether or not the address exists,
+    /// is invited, disabled, or the request is throttled, with the same store work each
+    /// time (two rate-limit hits, one look-up, one commit): a known, eligible account gets
+    /// a reset link at its stored address; anyone else gets no mail (admit sends no
+    /// "unknown address" notice, so a typed address receives nothing it did not ask for).
+    /// `requester` is the key the host rate-limits by (the client IP, say).
+    ///
+    /// # Errors
+    /// [`AdmitError::InvalidEmail`] for a malformed address (that reveals nothing), or a
+    /// store failure.
+    pub async fn request_password_reset(&self, email: &str, requester: &str) -> Result<()> {
+        let email = Email::parse(email)?;
+        let now = self.now();
+        let limits = self.inner.rate_limits;
+        let store = &self.inner.store;
+        let per_email = store
+            .hit_rate_limit(
+                &format!("reset:email:{}", digest(email.key().as_str())),
+                limits.reset_per_email.count,
+                limits.reset_per_email.per,
+                now,
+            )
+            .await?;
+        let per_requester = store
+            .hit_rate_limit(
+                &format!("reset:req:{}", digest(requester)),
+                limits.reset_per_requester.count,
+                limits.reset_per_requester.per,
+                now,
+            )
+            .await?;
+        let account = store.account_by_email(email.key()).await?;
+        let throttled = !(per_email.allowed && per_requester.allowed);
+        let requester = if throttled { format!("{} throttled", digest(requester)) } else { digest(requester) };
+        let candidate = if throttled { None } else { account.as_ref() };
+        let decision = self.decide(|ctx| decide::request_reset(ctx, candidate, &requester));
+        self.commit(decision).await?;
+        Ok(())
+    }
+
+    /// Sign-in check: address + password. Constant-time behaviour for unknown addresses
+    /// (a dummy hash is verified), records the sign-in, revokes an outstanding reset link,
+    /// rehashes when the Argon2 parameters changed, and reports the "must change" flag.
+    /// Disabled and trashed accounts cannot sign in.
+    ///
+    /// # Errors
+    /// [`SignInError`].
+    pub async fn verify_password(
+        &self,
+        email: &str,
+        password: SecretString,
+    ) -> std::result::Result<SignIn, SignInError> {
+        let unavailable = SignInError::Unavailable;
+        let parsed = Email::parse(email).ok();
+        let limit = self.inner.rate_limits.sign_in_failures_per_email;
+        let key = format!("signin:{}", digest(parsed.as_ref().map_or(email, |e| e.key().as_str())));
+        let count =
+            self.inner.store.rate_limit_count(&key, limit.per, self.now()).await.map_err(|e| unavailable(e.into()))?;
+        if count >= u64::from(limit.count) {
+            return Err(SignInError::RateLimited);
+        }
+        let account = match &parsed {
+            Some(email) => self.inner.store.account_by_email(email.key()).await.map_err(|e| unavailable(e.into()))?,
+            None => None,
+        };
+        let account = account.filter(|a| a.is_available() && a.password_hash.is_some());
+        let hash = account.as_ref().and_then(|a| a.password_hash.clone());
+        let ok = self.verify_password_hash(password.clone(), hash.clone()).await.map_err(unavailable)?;
+        let Some(account) = account.filter(|_| ok) else {
+            let _ = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await;
+            return Err(SignInError::InvalidCredentials);
+        };
+        let rehashed = match hash {
+            Some(hash) if self.inner.hasher.needs_rehash(&hash) => {
+                Some(self.hash_password(password).await.map_err(unavailable)?)
+            }
+            _ => None,
+        };
+        let mut account = account;
+        for _ in 0..3 {
+            let decision = self.decide(|ctx| decide::sign_in(ctx, &account, rehashed.clone()));
+            match self.commit(decision).await {
+                Ok(_) => {
+                    return Ok(SignIn { account_id: account.id, must_change_password: account.must_change_password });
+                }
+                Err(AdmitError::Concurrent) => match self.inner.store.account(account.id).await {
+                    Ok(Some(fresh)) if fresh.is_available() => account = fresh,
+                    Ok(_) => return Err(SignInError::InvalidCredentials),
+                    Err(e) => return Err(unavailable(e.into())),
+                },
+                Err(other) => return Err(unavailable(other)),
+            }
+        }
+        Err(unavailable(AdmitError::Concurrent))
+    }
+
+    /// The person changes their own password after signing in (required when
+    /// [`SignIn::must_change_password`] is set). Checks the current password.
+    ///
+    /// # Errors
+    /// [`AdmitError::Password`] (wrong current password: `PasswordError::Incorrect`, or
+    /// policy), [`AdmitError::AccountUnavailable`], [`AdmitError::NotFound`].
+    pub async fn change_own_password(
+        &self,
+        account: AccountId,
+        current: SecretString,
+        new_password: SecretString,
+        confirmation: SecretString,
+    ) -> Result<Vec<AccountEvent>> {
+        let account = self.account(account).await?;
+        if !account.is_available() {
+            return Err(AdmitError::AccountUnavailable);
+        }
+        if !self.verify_password_hash(current, account.password_hash.clone()).await? {
+            return Err(AdmitError::Password(PasswordError::Incorrect));
+        }
+        let context = PasswordContext::of_account(&account);
+        self.inner.password_policy.check(&new_password, &confirmation, &context)?;
+        let hash = self.hash_password(new_password).await?;
+        let decision = self.decide(|ctx| decide::change_own_password(ctx, &account, hash))?;
+        Ok(self.commit(decision).await?.events)
+    }
+
+    /// An administrator sets a password directly (new + confirmation); it takes effect at
+    /// once, activates an invited account and revokes its links, and the person is
+    /// notified. `must_change` (checked by default in consoles) makes them change it at the
+    /// next sign-in. Turned off by [`AdmitBuilder::admin_set_password`](crate::AdmitBuilder::admin_set_password).
+    ///
+    /// # Errors
+    /// [`AdmitError::SetPasswordDisabled`], [`AdmitError::Forbidden`],
+    /// [`AdmitError::Password`], [`AdmitError::AccountUnavailable`], [`AdmitError::NotFound`].
+    pub async fn set_password(
+        &self,
+        actor: AccountId,
+        account: AccountId,
+        new_password: SecretString,
+        confirmation: SecretString,
+        must_change: bool,
+    ) -> Result<Vec<AccountEvent>> {
+        if !self.inner.admin_set_password {
+            return Err(AdmitError::SetPasswordDisabled);
+        }
+        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+        // Authorize before looking at the password, so a forbidden call learns nothing.
+        admit_core::authz::authorize(
+            &actor,
+            admit_core::authz::Action::SetPassword,
+            &admit_core::authz::Target {
+                kind: account.kind,
+                grants: &account.grants,
+                is_last_platform_administrator: false,
+            },
+        )?;
+        let context = PasswordContext::of_account(&account);
+        self.inner.password_policy.check(&new_password, &confirmation, &context)?;
+        let hash = self.hash_password(new_password).await?;
+        let decision = self.decide(|ctx| decide::set_password(ctx, &actor, &account, hash, must_change))?;
+        Ok(self.commit(decision).await?.events)
+    }
+
+    /// Generates temporary passwords for many accounts at once (« Génération par lot »):
+    /// only accounts with an address (and available) are eligible; each gets a strong
+    /// random password by mail, stored only as an Argon2id hash, flagged "must change at
+    /// next sign-in". The mail journal never shows the password. A result per row.
+    ///
+    /// # Errors
+    /// [`AdmitError::TooLarge`], [`AdmitError::UnknownActor`], a store failure.
+    pub async fn issue_temporary_passwords(&self, actor: AccountId, accounts: Vec<AccountId>) -> Result<Vec<BatchRow>> {
+        if accounts.len() > MAX_BATCH_ROWS {
+            return Err(AdmitError::TooLarge);
+        }
+        let actor = self.actor(actor).await?;
+        let found: HashMap<AccountId, AccountRecord> =
+            self.inner.store.accounts_by_ids(&accounts).await?.into_iter().map(|a| (a.id, a)).collect();
+        let mut rows = Vec::with_capacity(accounts.len());
+        let mut seen = std::collections::HashSet::new();
+        for (index, id) in accounts.into_iter().enumerate() {
+            let outcome = match found.get(&id) {
+                None => BatchRowOutcome::Refused(AdmitError::NotFound(id).to_string()),
+                Some(_) if !seen.insert(id) => BatchRowOutcome::Duplicate,
+                Some(account) => match self.temporary_password(&actor, account).await {
+                    Ok(()) => BatchRowOutcome::Done(id),
+                    Err(AdmitError::Forbidden(f)) => BatchRowOutcome::Forbidden(f),
+                    Err(e @ AdmitError::Store(_)) => return Err(e),
+                    Err(other) => BatchRowOutcome::Refused(other.to_string()),
+                },
+            };
+            rows.push(BatchRow { index, outcome });
+        }
+        Ok(rows)
+    }
+
+    /// Generates one temporary password (« Génération responsable par responsable »).
+    ///
+    /// # Errors
+    /// [`AdmitError::Forbidden`], [`AdmitError::NoEmail`], [`AdmitError::AccountUnavailable`],
+    /// [`AdmitError::NotFound`].
+    pub async fn issue_temporary_password(&self, actor: AccountId, account: AccountId) -> Result<()> {
+        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+        self.temporary_password(&actor, &account).await
+    }
+
+    async fn temporary_password(&self, actor: &AccountRecord, account: &AccountRecord) -> Result<()> {
+        // Decide first with a placeholder to refuse early (forbidden, no address) before hashing.
+        admit_core::authz::authorize(
+            actor,
+            admit_core::authz::Action::IssueTemporaryPassword,
+            &admit_core::authz::Target {
+                kind: account.kind,
+                grants: &account.grants,
+                is_last_platform_administrator: false,
+            },
+        )?;
+        if !account.is_available() {
+            return Err(AdmitError::AccountUnavailable);
+        }
+        if account.email.is_none() {
+            return Err(AdmitError::NoEmail);
+        }
+        let password = generate_temporary_password(&mut rand::rng());
+        let secret = MailSecret::new(password.expose_secret().to_owned());
+        let hash = self.hash_password(password).await?;
+        let decision: Decision =
+            self.decide(|ctx| decide::issue_temporary_password(ctx, actor, account, secret, hash))?;
+        self.commit(decision).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,134 @@
+//! What administrators see: accounts with their status, counts per status, the mail
+//! journal and the audit log. Every read is authorized too.
+
+use admit_core::authz::{self, Action, Forbidden, Target};
+use admit_core::{AccountId, AccountRecord, AccountStatus, AuditId, AuditRecord, MailId, MailRecord, Role, Scope};
+use admit_store::{AccountFilter, AccountQuery, AuditQuery, MailQuery, Page, StatusCounts};
+
+use crate::{Admit, AdmitError, Result};
+
+/// An account with the status an administrator sees (« colonne Statut »).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountView {
+    /// The account.
+    pub account: AccountRecord,
+    /// Its status now.
+    pub status: AccountStatus,
+}
+
+impl Admit {
+    /// Scoped reads: platform administrators read everything; an administrator of a
+    /// programme or client file reads only lists filtered on that scope.
+    fn authorize_scope_read(&self, actor: &AccountRecord, filter: &AccountFilter) -> Result<()> {
+        if authz::authorize_global(actor, Action::ReadAccount).is_ok() {
+            return Ok(());
+        }
+        let scope = filter.grant.as_ref().and_then(|g| g.scope.as_ref());
+        match scope {
+            Some(scope)
+                if *scope != Scope::Platform
+                    && actor.is_available()
+                    && actor.role_in(scope) == Some(Role::Administrator) =>
+            {
+                Ok(())
+            }
+            _ => Err(AdmitError::Forbidden(Forbidden::from(admit_core::authz::ForbiddenReason::NotAnAdministrator))),
+        }
+    }
+
+    /// One account with its status.
+    ///
+    /// # Errors
+    /// [`AdmitError::Forbidden`], [`AdmitError::NotFound`].
+    pub async fn account_view(&self, actor: AccountId, account: AccountId) -> Result<AccountView> {
+        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+        authz::authorize(
+            &actor,
+            Action::ReadAccount,
+            &Target { kind: account.kind, grants: &account.grants, is_last_platform_administrator: false },
+        )?;
+        let status = account.status(self.now());
+        Ok(AccountView { account, status })
+    }
+
+    /// A page of accounts with their status, filtered by scope, role, kind, status and
+    /// text, in creation order (keyset paging: pass `page.next` as `query.after`). The
+    /// query's `now` is replaced by the clock's.
+    ///
+    /// # Errors
+    /// [`AdmitError::Forbidden`] (a scoped administrator must filter on a scope they
+    /// administer), a store failure.
+    pub async fn list_accounts(
+        &self,
+        actor: AccountId,
+        mut query: AccountQuery,
+    ) -> Result<Page<AccountView, AccountId>> {
+        let actor = self.actor(actor).await?;
+        self.authorize_scope_read(&actor, &query.filter)?;
+        let now = self.now();
+        query.now = now;
+        let page = self.inner.store.list_accounts(&query).await?;
+        Ok(Page {
+            items: page.items.into_iter().map(|account| AccountView { status: account.status(now), account }).collect(),
+            next: page.next,
+        })
+    }
+
+    /// How many accounts are in each status.
+    ///
+    /// # Errors
+    /// As [`Admit::list_accounts`].
+    pub async fn count_accounts(&self, actor: AccountId, filter: AccountFilter) -> Result<StatusCounts> {
+        let actor = self.actor(actor).await?;
+        self.authorize_scope_read(&actor, &filter)?;
+        Ok(self.inner.store.count_accounts(&filter, self.now()).await?)
+    }
+
+    /// The mail journal (« retrouver les mails envoyés … filtre sur le sujet, par exemple
+    /// mot de passe »): secrets are never shown. Platform administrators query everything;
+    /// others only the mails of one account they may read (`query.account_id`).
+    ///
+    /// # Errors
+    /// [`AdmitError::Forbidden`], a store failure.
+    pub async fn mail_journal(&self, actor: AccountId, query: MailQuery) -> Result<Page<MailRecord, MailId>> {
+        let actor = self.actor(actor).await?;
+        if authz::authorize_global(&actor, Action::ReadJournal).is_err() {
+            let Some(target) = query.account_id else {
+                return Err(AdmitError::Forbidden(Forbidden::from(
+                    admit_core::authz::ForbiddenReason::NotAnAdministrator,
+                )));
+            };
+            let target = self.account(target).await?;
+            authz::authorize(
+                &actor,
+                Action::ReadJournal,
+                &Target { kind: target.kind, grants: &target.grants, is_last_platform_administrator: false },
+            )?;
+        }
+        Ok(self.inner.store.journal(&query).await?)
+    }
+
+    /// The audit log: who did what, to whom, when. Platform administrators query
+    /// everything; others only the entries about one account they may read
+    /// (`query.target`).
+    ///
+    /// # Errors
+    /// [`AdmitError::Forbidden`], a store failure.
+    pub async fn audit_log(&self, actor: AccountId, query: AuditQuery) -> Result<Page<AuditRecord, AuditId>> {
+        let actor = self.actor(actor).await?;
+        if authz::authorize_global(&actor, Action::ReadAudit).is_err() {
+            let Some(target) = query.target else {
+                return Err(AdmitError::Forbidden(Forbidden::from(
+                    admit_core::authz::ForbiddenReason::NotAnAdministrator,
+                )));
+            };
+            let target = self.account(target).await?;
+            authz::authorize(
+                &actor,
+                Action::ReadAudit,
+                &Target { kind: target.kind, grants: &target.grants, is_last_platform_administrator: false },
+            )?;
+        }
+        Ok(self.inner.store.audit(&query).await?)
+    }
+}

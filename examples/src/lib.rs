@@ -1,0 +1,1 @@
+//! Examples of admit live under `examples/`; run `cargo run --example quickstart`.
