@@ -60,3 +60,26 @@ async fn dispatch_two_dispatchers_memory() {
     let store: Arc<dyn Store> = Arc::new(admit::MemoryStore::new());
     two_dispatchers(store.clone(), store, 10_000, "memory").await;
 }
+
+/// Two stores on one WAL file: two processes sharing the embedded database.
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_two_dispatchers_sqlite() {
+    let (_dir, path, first) = sqlite_file().await;
+    let second = admit::SqliteStore::open(&path).await.unwrap();
+    two_dispatchers(Arc::new(first), Arc::new(second), 10_000, "sqlite").await;
+}
+
+/// Two `PostgresStore`s with their own pools on one database: two hosts.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_two_dispatchers_postgres() {
+    if !pg::enabled() {
+        return;
+    }
+    let schema = pg::fresh_schema().await;
+    let first = pg::store_in(&schema).await;
+    let second = pg::store_in(&schema).await;
+    two_dispatchers(Arc::new(first), Arc::new(second), 10_000, "postgres").await;
+    pg::drop_schema(&schema).await;
+}

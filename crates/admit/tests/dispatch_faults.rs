@@ -21,7 +21,8 @@ const MAILS: usize = 10_000;
 /// Deliveries before the first dispatcher "dies".
 const CRASH_AFTER: u64 = 3_000;
 
-async fn fault_injection(store: Arc<dyn Store>, label: &str) -> Figures {
+/// `restarted` is the store the restarted process opens: the same data as `store`.
+async fn fault_injection(store: Arc<dyn Store>, restarted: Arc<dyn Store>, label: &str) -> Figures {
     let clock = TestClock::default_start();
     let transport = FaultTransport::new(30);
     let config = fault_config();
@@ -69,7 +70,7 @@ async fn fault_injection(store: Arc<dyn Store>, label: &str) -> Figures {
 
     // Restart: a fresh instance after the lease lapsed, draining to the end.
     clock.advance(config.lease + Duration::seconds(1));
-    let restarted = admit_over(store.clone(), transport.clone(), &clock);
+    let restarted = admit_over(restarted, transport.clone(), &clock);
     drain_until_settled(&restarted, &clock, &config).await;
     let elapsed = started.elapsed();
 
@@ -150,5 +151,27 @@ async fn fault_injection(store: Arc<dyn Store>, label: &str) -> Figures {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispatch_fault_injection_memory() {
-    fault_injection(Arc::new(admit::MemoryStore::new()), "memory").await;
+    let store: Arc<dyn Store> = Arc::new(admit::MemoryStore::new());
+    fault_injection(store.clone(), store, "memory").await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_fault_injection_sqlite() {
+    let (_dir, path, store) = sqlite_file().await;
+    let restarted = admit::SqliteStore::open(&path).await.unwrap();
+    fault_injection(Arc::new(store), Arc::new(restarted), "sqlite").await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_fault_injection_postgres() {
+    if !pg::enabled() {
+        return;
+    }
+    let schema = pg::fresh_schema().await;
+    let store = pg::store_in(&schema).await;
+    let restarted = pg::store_in(&schema).await;
+    fault_injection(Arc::new(store), Arc::new(restarted), "postgres").await;
+    pg::drop_schema(&schema).await;
 }
