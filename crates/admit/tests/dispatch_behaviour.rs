@@ -41,7 +41,28 @@ async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispatch_shutdown_finishes_sends_under_way_and_releases_the_rest() {
-    let store = memory();
+    shutdown_mid_round(memory()).await;
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_shutdown_finishes_sends_under_way_and_releases_the_rest_sqlite() {
+    let (_dir, _path, store) = sqlite_file().await;
+    shutdown_mid_round(Arc::new(store)).await;
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dispatch_shutdown_finishes_sends_under_way_and_releases_the_rest_postgres() {
+    if !pg::enabled() {
+        return;
+    }
+    let schema = pg::fresh_schema().await;
+    shutdown_mid_round(Arc::new(pg::store_in(&schema).await)).await;
+    pg::drop_schema(&schema).await;
+}
+
+async fn shutdown_mid_round(store: Arc<dyn Store>) {
     let clock = TestClock::default_start();
     let transport = GateTransport::closed();
     enqueue(store.as_ref(), &clock, 50, 1, users).await;

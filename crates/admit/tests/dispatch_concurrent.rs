@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use admit::store::Store;
-use admit::{DispatchReport, TestClock};
+use admit::{DispatchReport, DispatcherConfig, TestClock};
 use admit_core::mail::MailStatus;
 use dispatch_common::*;
 
@@ -16,7 +16,8 @@ async fn two_dispatchers(first: Arc<dyn Store>, second: Arc<dyn Store>, mails: u
     let clock = TestClock::default_start();
     let transport = FaultTransport::reliable();
     let enqueued = enqueue(first.as_ref(), &clock, mails, 7, |i| format!("user-{i:05}@example.net")).await;
-    let config = fault_config();
+    // Small batches, so that the two dispatchers' claims overlap often.
+    let config = DispatcherConfig { batch_size: 50, ..fault_config() };
     let started = Instant::now();
     let a = admit_over(first.clone(), transport.clone(), &clock).dispatcher(config.clone());
     let b = admit_over(second.clone(), transport.clone(), &clock).dispatcher(config.clone());

@@ -475,6 +475,9 @@ mod flaky {
     }
 }
 
+/// After this many deliveries, switch this outage on.
+pub type Outage = (usize, Arc<AtomicBool>);
+
 /// A transport that holds every send until the test lets it through, and records what it
 /// delivered (by recipient, with the Message-ID).
 #[derive(Debug, Clone)]
@@ -484,7 +487,7 @@ pub struct GateTransport {
     started_changed: Arc<Notify>,
     delivered: Arc<Mutex<Vec<(String, String)>>>,
     /// Switched on (an outage) by the `n`-th delivery, if set.
-    pub outage_on: Arc<Mutex<Option<(usize, Arc<AtomicBool>)>>>,
+    pub outage_on: Arc<Mutex<Option<Outage>>>,
 }
 
 impl GateTransport {
