@@ -191,7 +191,8 @@ impl Dispatcher {
         } else if mail.attempts > self.config.max_attempts {
             // Attempts beyond the limit come from claims that never settled (a dispatcher
             // died while sending): give up rather than risk a crash loop on one mail.
-            let reason = format!("gave up after {} interrupted attempts", mail.attempts);
+            let reason =
+                format!("gave up after {} attempts, the last ones interrupted before they settled", mail.attempts);
             tracing::warn!(%reason, "delivery failed");
             store.fail_mail(mail.id, &owner, started, &reason).await.map(|()| Settled::Failed)
         } else {
