@@ -150,6 +150,7 @@ async fn no_secret_in_any_log_line_error_or_record() {
     let second = "ann's second long phrase";
     secrets.push(second.to_owned());
     debug.push(format!("{:?}", w.admit.complete_password_reset(&reset, password(second), password(second), REQUESTER).await));
+    debug.extend(w.deliver().await.iter().map(|m| format!("{m:?}")));
     w.admit.request_password_reset("ANN@example.org", REQUESTER).await.unwrap();
     let self_service = w.last_token_to("ann@example.org").await;
     secrets.extend(token_forms(&self_service));
