@@ -1,11 +1,11 @@
 //! Fault injection: every store call of every workflow fails once, in turn; the call must
 //! fail cleanly (a typed store error) and leave either its full effect or nothing.
 
-mod support;
 #[path = "support/faulty.rs"]
 mod faulty;
 #[path = "support/shape.rs"]
 mod shape;
+mod support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -60,7 +60,9 @@ async fn setup(w: &World, workflow: Workflow) -> Fixture {
             fixture.token = Some(w.last_token_to("inv@example.org").await);
         }
         Workflow::SendReset | Workflow::SetPassword | Workflow::Disable | Workflow::SignIn => {
-            fixture.ids.push(w.active_member("act@example.org", "Active Person", grant, "copper lantern evening").await);
+            fixture
+                .ids
+                .push(w.active_member("act@example.org", "Active Person", grant, "copper lantern evening").await);
         }
         Workflow::CompleteReset => {
             let id = w.active_member("act@example.org", "Active Person", grant, "copper lantern evening").await;
@@ -69,7 +71,9 @@ async fn setup(w: &World, workflow: Workflow) -> Fixture {
             fixture.ids.push(id);
         }
         Workflow::TemporaryPasswords => {
-            fixture.ids.push(w.active_member("a1@example.org", "First One", grant.clone(), "copper lantern evening").await);
+            fixture
+                .ids
+                .push(w.active_member("a1@example.org", "First One", grant.clone(), "copper lantern evening").await);
             fixture.ids.push(w.member("a2@example.org", "Second One", grant.clone(), Invite::Now).await);
             fixture.ids.push(w.member("a3@example.org", "Third One", grant, Invite::Later).await);
             w.deliver().await;
@@ -86,7 +90,11 @@ async fn run(w: &World, workflow: Workflow, f: &Fixture) -> Result<(), String> {
     match workflow {
         Workflow::CreateInvite => w
             .admit
-            .create_account(admin, admit::CreateAccount::member("new@example.org", "New Person", collaborator_of("p1")), Invite::Now)
+            .create_account(
+                admin,
+                admit::CreateAccount::member("new@example.org", "New Person", collaborator_of("p1")),
+                Invite::Now,
+            )
             .await
             .map(drop)
             .map_err(|e| text(&e)),
@@ -129,9 +137,12 @@ async fn run(w: &World, workflow: Workflow, f: &Fixture) -> Result<(), String> {
         Workflow::Disable => {
             w.admit.change_status(admin, f.ids[0], StatusChange::Disable).await.map(drop).map_err(|e| text(&e))
         }
-        Workflow::SignIn => {
-            w.admit.verify_password("act@example.org", password("copper lantern evening")).await.map(drop).map_err(|e| text(&e))
-        }
+        Workflow::SignIn => w
+            .admit
+            .verify_password("act@example.org", password("copper lantern evening"))
+            .await
+            .map(drop)
+            .map_err(|e| text(&e)),
     }
 }
 
@@ -211,7 +222,9 @@ async fn every_fault_of(workflow: Workflow) -> u64 {
             }
         }
     }
-    println!("{workflow:?}: {calls} store calls, {calls} faults injected, {partial} batch runs stopped after some whole rows");
+    println!(
+        "{workflow:?}: {calls} store calls, {calls} faults injected, {partial} batch runs stopped after some whole rows"
+    );
     calls
 }
 

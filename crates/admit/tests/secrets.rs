@@ -5,7 +5,7 @@ mod support;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use admit::core::password::{PasswordError, PasswordHasher, Argon2Params, generate_temporary_password};
+use admit::core::password::{Argon2Params, PasswordError, PasswordHasher, generate_temporary_password};
 use admit::core::token::{self, TokenPurpose};
 use admit::core::{AccountId, CredentialEpoch, MailSecret};
 use admit::mail::{MailContext, Message};
@@ -131,8 +131,14 @@ async fn no_secret_in_any_log_line_error_or_record() {
     let first = "ann's first long phrase";
     secrets.push(first.to_owned());
     debug.push(format!("{:?}", w.admit.inspect_link(&invitation, REQUESTER).await));
-    debug.push(format!("{:?}", w.admit.accept_invitation(&invitation, password(first), password("mismatch phrase x"), REQUESTER).await));
-    debug.push(format!("{:?}", w.admit.accept_invitation(&invitation, password(first), password(first), REQUESTER).await.unwrap()));
+    debug.push(format!(
+        "{:?}",
+        w.admit.accept_invitation(&invitation, password(first), password("mismatch phrase x"), REQUESTER).await
+    ));
+    debug.push(format!(
+        "{:?}",
+        w.admit.accept_invitation(&invitation, password(first), password(first), REQUESTER).await.unwrap()
+    ));
     let replay = w.admit.accept_invitation(&invitation, password(first), password(first), REQUESTER).await;
     assert!(matches!(replay, Err(CompletionError::InvalidLink(_))));
     debug.push(format!("{replay:?} {}", replay.as_ref().unwrap_err()));
@@ -149,7 +155,10 @@ async fn no_secret_in_any_log_line_error_or_record() {
     secrets.extend(token_forms(&reset));
     let second = "ann's second long phrase";
     secrets.push(second.to_owned());
-    debug.push(format!("{:?}", w.admit.complete_password_reset(&reset, password(second), password(second), REQUESTER).await));
+    debug.push(format!(
+        "{:?}",
+        w.admit.complete_password_reset(&reset, password(second), password(second), REQUESTER).await
+    ));
     debug.extend(w.deliver().await.iter().map(|m| format!("{m:?}")));
     w.admit.request_password_reset("ANN@example.org", REQUESTER).await.unwrap();
     let self_service = w.last_token_to("ann@example.org").await;
@@ -158,12 +167,20 @@ async fn no_secret_in_any_log_line_error_or_record() {
     secrets.push(third.to_owned());
     let reused = w.admit.complete_password_reset(&reset, password(third), password(third), REQUESTER).await;
     debug.push(format!("{reused:?}"));
-    debug.push(format!("{:?}", w.admit.complete_password_reset(&self_service, password(third), password(third), REQUESTER).await));
+    debug.push(format!(
+        "{:?}",
+        w.admit.complete_password_reset(&self_service, password(third), password(third), REQUESTER).await
+    ));
     // Set password (admin), temporary passwords in batch, sign-in with one.
     let chosen = "admin chosen phrase 5";
     secrets.push(chosen.to_owned());
     debug.push(format!("{:?}", w.admit.set_password(w.admin, id, password(chosen), password(chosen), true).await));
-    let bob = w.admit.create_account(w.admin, CreateAccount::member("bob@example.org", "Bob Roe", grant), Invite::Later).await.unwrap().id;
+    let bob = w
+        .admit
+        .create_account(w.admin, CreateAccount::member("bob@example.org", "Bob Roe", grant), Invite::Later)
+        .await
+        .unwrap()
+        .id;
     debug.push(format!("{:?}", w.admit.issue_temporary_passwords(w.admin, vec![id, bob]).await.unwrap()));
     let sent = w.deliver().await;
     let mut temporaries = 0;
@@ -171,8 +188,15 @@ async fn no_secret_in_any_log_line_error_or_record() {
         debug.push(format!("{mail:?}"));
     }
     // The temporary passwords: what is in the temporary-password mails and not in a template.
-    for mail in sent.iter().filter(|m| m.headers().iter().any(|(k, v)| k == "X-Admit-Mail-Kind" && v == "temporary_password")) {
-        let journal_free = mail.text().split_whitespace().filter(|word| word.len() >= 16 && !word.contains("://")).map(str::to_owned).collect::<Vec<_>>();
+    for mail in
+        sent.iter().filter(|m| m.headers().iter().any(|(k, v)| k == "X-Admit-Mail-Kind" && v == "temporary_password"))
+    {
+        let journal_free = mail
+            .text()
+            .split_whitespace()
+            .filter(|word| word.len() >= 16 && !word.contains("://"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
         assert!(!journal_free.is_empty(), "a temporary password in the mail: {}", mail.text());
         temporaries += 1;
         secrets.extend(journal_free);
@@ -185,8 +209,14 @@ async fn no_secret_in_any_log_line_error_or_record() {
         }
     }
     // Records and errors: the journal, the audit log, the store's tokens, the facade itself.
-    debug.push(format!("{:?}", w.store.journal(&admit::store::MailQuery { limit: 1000, ..Default::default() }).await.unwrap()));
-    debug.push(format!("{:?}", w.store.audit(&admit::store::AuditQuery { limit: 1000, ..Default::default() }).await.unwrap()));
+    debug.push(format!(
+        "{:?}",
+        w.store.journal(&admit::store::MailQuery { limit: 1000, ..Default::default() }).await.unwrap()
+    ));
+    debug.push(format!(
+        "{:?}",
+        w.store.audit(&admit::store::AuditQuery { limit: 1000, ..Default::default() }).await.unwrap()
+    ));
     debug.push(format!("{:?}", w.store.tokens_of(id).await.unwrap()));
     debug.push(format!("{:?}", w.store.account(id).await.unwrap()));
     debug.push(format!("{:?}", w.admit));
@@ -209,6 +239,11 @@ async fn no_secret_in_any_log_line_error_or_record() {
             leaked += 1;
         }
     }
-    println!("{} log lines, {} Debug outputs, {} secrets searched: {leaked} leaks", lines.len(), debug.len(), secrets.len());
+    println!(
+        "{} log lines, {} Debug outputs, {} secrets searched: {leaked} leaks",
+        lines.len(),
+        debug.len(),
+        secrets.len()
+    );
     assert_eq!(leaked, 0);
 }

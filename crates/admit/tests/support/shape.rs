@@ -56,7 +56,16 @@ pub async fn shape(store: &Arc<dyn Store>, now: Timestamp) -> String {
     let journal = store.journal(&MailQuery { limit: 1000, ..MailQuery::default() }).await.unwrap().items;
     let mut mails: Vec<String> = journal
         .iter()
-        .map(|m| format!("mail {} {:?} to={} {:?} {}", name(m.account_id, &names), m.kind, m.to.as_str(), m.status, m.subject))
+        .map(|m| {
+            format!(
+                "mail {} {:?} to={} {:?} {}",
+                name(m.account_id, &names),
+                m.kind,
+                m.to.as_str(),
+                m.status,
+                m.subject
+            )
+        })
         .collect();
     mails.sort();
     let audit = store.audit(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap().items;
