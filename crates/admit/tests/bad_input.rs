@@ -102,7 +102,7 @@ on_every_store! {
         // Other fields.
         let fields: Vec<(&str, CreateAccount)> = vec![
             ("1 MiB phone", CreateAccount { phone: Some("6".repeat(MIB)), ..CreateAccount::member("f@example.org", "F", grant.clone()) }),
-            ("NUL phone", CreateAccount { phone: Some("+33\0612345678".into()), ..CreateAccount::member("f@example.org", "F", grant.clone()) }),
+            ("NUL phone", CreateAccount { phone: Some("+33\u{0}612345678".into()), ..CreateAccount::member("f@example.org", "F", grant.clone()) }),
             ("1 MiB locale", CreateAccount { locale: Some("f".repeat(MIB)), ..CreateAccount::member("f@example.org", "F", grant.clone()) }),
             ("CRLF locale", CreateAccount { locale: Some("fr\r\nX: y".into()), ..CreateAccount::member("f@example.org", "F", grant.clone()) }),
             ("1 MiB label", CreateAccount::member("f@example.org", "F", grant.clone()).label("themes", &"t".repeat(MIB))),
