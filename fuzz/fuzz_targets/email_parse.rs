@@ -22,7 +22,8 @@ fn check(text: &str) {
         assert!(!local.is_empty() && local.len() <= MAX_LOCAL_PART_LEN, "{address:?}");
         assert_eq!(format!("{local}@{domain}"), address);
         assert!(
-            domain.contains('.') && domain.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'),
+            domain.contains('.')
+                && domain.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'),
             "domain {domain:?}"
         );
         // The local part is kept as typed: it is the trimmed input's.

@@ -9,8 +9,8 @@
 use std::sync::LazyLock;
 
 use admit_core::{Locale, MailKind, Timestamp};
-use admit_mail::{MAX_RENDERED_SUBJECT_CHARS, MailContext, RenderedMail, TemplatePart, Templates};
 use admit_fuzz::fields;
+use admit_mail::{MAX_RENDERED_SUBJECT_CHARS, MailContext, RenderedMail, TemplatePart, Templates};
 use libfuzzer_sys::fuzz_target;
 
 static BUILTIN: LazyLock<Templates> = LazyLock::new(Templates::builtin);
@@ -29,7 +29,14 @@ static NAME_IN_SUBJECT: LazyLock<Templates> = LazyLock::new(|| {
 
 const LINK: &str = "https://example.org/invitation#adm_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
-fn render(templates: &Templates, kind: MailKind, locale: &Locale, name: &str, new_email: &str, at: i64) -> RenderedMail {
+fn render(
+    templates: &Templates,
+    kind: MailKind,
+    locale: &Locale,
+    name: &str,
+    new_email: &str,
+    at: i64,
+) -> RenderedMail {
     let context = MailContext::new(name)
         .link(LINK)
         .temporary_password("Tmp-2345-abcd-EFGH")
@@ -69,7 +76,11 @@ fuzz_target!(|data: &[u8]| {
                 assert!(subject.chars().count() <= MAX_RENDERED_SUBJECT_CHARS + 1, "{subject:?}");
                 assert_eq!(subject.trim(), subject);
                 assert!(!mail.html.to_lowercase().contains("<script"), "{kind:?}: script from {name:?}");
-                assert_eq!(markup(&mail.html), markup(&harmless.html), "{kind:?}: markup from {name:?} / {new_email:?}");
+                assert_eq!(
+                    markup(&mail.html),
+                    markup(&harmless.html),
+                    "{kind:?}: markup from {name:?} / {new_email:?}"
+                );
                 for body in [&mail.text, &mail.html] {
                     assert!(!body.chars().any(is_bidi_control), "{kind:?}: bidi control in a body");
                     assert!(!body.contains('\0'), "{kind:?}: NUL in a body");
