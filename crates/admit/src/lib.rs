@@ -28,7 +28,7 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, broadcast};
 
-pub use accounts::{BatchRow, BatchRowOutcome, CreateAccount, EmailAssignment, Invite};
+pub use accounts::{BatchRow, BatchRowOutcome, CreateAccount, EmailAssignment, Invite, MAX_BATCH_ROWS};
 pub use config::{AdmitBuilder, ConfigError, Limit, RateLimits};
 pub use dispatch::{DispatchReport, Dispatcher, DispatcherConfig};
 pub use error::{AdmitError, Result};
