@@ -569,6 +569,27 @@ fn revoke_all(account: AccountId, reason: RevokeReason, at: Timestamp) -> TokenR
     TokenRevocation { account_id: account, purpose: None, reason, at }
 }
 
+/// The part every password change shares: the account's next state (new hash, epoch
+/// moved, active), its versioned update, the revocation of every outstanding link, and the
+/// events for the host.
+fn password_change(
+    account: &AccountRecord,
+    hash: PasswordHash,
+    must_change: bool,
+    now: Timestamp,
+) -> (AccountRecord, ChangeSet, Vec<AccountEvent>) {
+    let mut next = updated(account, now);
+    let activated = apply_password(&mut next, hash, must_change, now);
+    let mut change = ChangeSet::new();
+    change.accounts.push(update(account, next.clone()));
+    change.revocations.push(revoke_all(account.id, RevokeReason::PasswordChanged, now));
+    let mut events = vec![AccountEvent::PasswordChanged(account.id)];
+    if activated {
+        events.insert(0, AccountEvent::Activated(account.id));
+    }
+    (next, change, events)
+}
+
 /// Completes a one-time link with a new password (already checked against the policy and
 /// hashed): accepting an invitation, or completing a reset. The token was verified by the
 /// caller; the change consumes it atomically (at most once under any concurrency), moves
@@ -592,17 +613,13 @@ pub fn complete_link<R: CryptoRng + ?Sized>(
     if token.purpose == TokenPurpose::Invitation && account.lifecycle == Lifecycle::Active {
         return Err(DecisionError::Status(TransitionError { from: AccountStatus::Active, event: StatusEvent::Invite }));
     }
-    let mut next = updated(account, now);
-    let activated = apply_password(&mut next, hash, false, now);
-    let mut change = ChangeSet::new();
+    let (next, mut change, events) = password_change(account, hash, false, now);
     change.consume = Some(TokenConsumption {
         selector: token.selector,
         account_id: account.id,
         credential_epoch: account.credential_epoch,
         at: now,
     });
-    change.accounts.push(update(account, next.clone()));
-    change.revocations.push(revoke_all(account.id, RevokeReason::PasswordChanged, now));
     let action = match token.purpose {
         TokenPurpose::Invitation => AuditAction::InvitationAccepted,
         TokenPurpose::PasswordReset => AuditAction::PasswordResetCompleted,
@@ -612,10 +629,6 @@ pub fn complete_link<R: CryptoRng + ?Sized>(
         && let Some(to) = next.email.clone()
     {
         change.mails.push(mail(ctx, &next, &to, MailKind::PasswordChanged, None, None, None));
-    }
-    let mut events = vec![AccountEvent::PasswordChanged(account.id)];
-    if activated {
-        events.insert(0, AccountEvent::Activated(account.id));
     }
     Ok(Decision { change, account: Some(next), events })
 }
@@ -637,12 +650,7 @@ pub fn set_password<R: CryptoRng + ?Sized>(
     if !account.is_available() {
         return Err(DecisionError::AccountUnavailable);
     }
-    let now = ctx.now;
-    let mut next = updated(account, now);
-    let activated = apply_password(&mut next, hash, must_change, now);
-    let mut change = ChangeSet::new();
-    change.accounts.push(update(account, next.clone()));
-    change.revocations.push(revoke_all(account.id, RevokeReason::PasswordChanged, now));
+    let (next, mut change, events) = password_change(account, hash, must_change, ctx.now);
     change.audit.push(audit(
         ctx,
         Some(actor.id),
@@ -652,10 +660,6 @@ pub fn set_password<R: CryptoRng + ?Sized>(
     ));
     if let Some(to) = next.email.clone() {
         change.mails.push(mail(ctx, &next, &to, MailKind::PasswordChanged, None, None, None));
-    }
-    let mut events = vec![AccountEvent::PasswordChanged(account.id)];
-    if activated {
-        events.insert(0, AccountEvent::Activated(account.id));
     }
     Ok(Decision { change, account: Some(next), events })
 }
@@ -675,12 +679,7 @@ pub fn issue_temporary_password<R: CryptoRng + ?Sized>(
 ) -> Result<Decision, DecisionError> {
     authz::authorize(actor, Action::IssueTemporaryPassword, &target_of(account, false))?;
     let to = deliverable(account)?.clone();
-    let now = ctx.now;
-    let mut next = updated(account, now);
-    let activated = apply_password(&mut next, hash, true, now);
-    let mut change = ChangeSet::new();
-    change.accounts.push(update(account, next.clone()));
-    change.revocations.push(revoke_all(account.id, RevokeReason::PasswordChanged, now));
+    let (next, mut change, events) = password_change(account, hash, true, ctx.now);
     change.mails.push(mail(ctx, &next, &to, MailKind::TemporaryPassword, Some(temporary), None, None));
     change.audit.push(audit(
         ctx,
@@ -689,10 +688,6 @@ pub fn issue_temporary_password<R: CryptoRng + ?Sized>(
         Some(account.id),
         String::new(),
     ));
-    let mut events = vec![AccountEvent::PasswordChanged(account.id)];
-    if activated {
-        events.insert(0, AccountEvent::Activated(account.id));
-    }
     Ok(Decision { change, account: Some(next), events })
 }
 
@@ -706,17 +701,12 @@ pub fn change_own_password<R: CryptoRng + ?Sized>(
     if !account.is_available() {
         return Err(DecisionError::AccountUnavailable);
     }
-    let now = ctx.now;
-    let mut next = updated(account, now);
-    apply_password(&mut next, hash, false, now);
-    let mut change = ChangeSet::new();
-    change.accounts.push(update(account, next.clone()));
-    change.revocations.push(revoke_all(account.id, RevokeReason::PasswordChanged, now));
+    let (next, mut change, events) = password_change(account, hash, false, ctx.now);
     change.audit.push(audit(ctx, Some(account.id), AuditAction::PasswordChanged, Some(account.id), String::new()));
     if let Some(to) = next.email.clone() {
         change.mails.push(mail(ctx, &next, &to, MailKind::PasswordChanged, None, None, None));
     }
-    Ok(Decision { change, account: Some(next), events: vec![AccountEvent::PasswordChanged(account.id)] })
+    Ok(Decision { change, account: Some(next), events })
 }
 
 /// A successful sign-in: records it, revokes an outstanding reset link (the person
