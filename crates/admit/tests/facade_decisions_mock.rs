@@ -69,7 +69,8 @@ async fn a_malformed_token_costs_no_store_call() {
 
 #[tokio::test]
 async fn a_forbidden_call_never_commits_nor_counts_a_rate_limit() {
-    let collaborator = record(1, "c@example.org", vec![Grant::new(Scope::Platform, Role::Collaborator)], Lifecycle::Active);
+    let collaborator =
+        record(1, "c@example.org", vec![Grant::new(Scope::Platform, Role::Collaborator)], Lifecycle::Active);
     let target = record(2, "t@example.org", vec![Grant::new(Scope::Platform, Role::Guest)], Lifecycle::Invited);
     let (c, t) = (collaborator.clone(), target.clone());
     let mut store = MockStore::new();
@@ -90,13 +91,19 @@ async fn self_service_reset_does_the_same_store_work_for_known_and_unknown_addre
         let account = record(3, "known@example.org", vec![Grant::new(Scope::Platform, Role::Guest)], Lifecycle::Active);
         let mut store = MockStore::new();
         store.expect_hit_rate_limit().times(2).returning(|_, _, _, _| Ok(allowed()));
-        store.expect_account_by_email().times(1).returning(move |_| Ok(if known { Some(account.clone()) } else { None }));
+        store
+            .expect_account_by_email()
+            .times(1)
+            .returning(move |_| Ok(if known { Some(account.clone()) } else { None }));
         store.expect_commit().times(1).returning(move |change| {
             assert_eq!(change.audit.len(), 1, "one audit entry either way");
             assert_eq!(change.mails.len(), usize::from(known), "a mail only for the known address");
             Ok(())
         });
         let admit = admit(store);
-        admit.request_password_reset(if known { "known@example.org" } else { "unknown@example.org" }, "198.51.100.2").await.unwrap();
+        admit
+            .request_password_reset(if known { "known@example.org" } else { "unknown@example.org" }, "198.51.100.2")
+            .await
+            .unwrap();
     }
 }

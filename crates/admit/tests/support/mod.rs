@@ -39,7 +39,10 @@ impl World {
         World::with(store, |b| b).await
     }
 
-    pub async fn with(store: Arc<dyn Store>, configure: impl FnOnce(admit::AdmitBuilder) -> admit::AdmitBuilder) -> World {
+    pub async fn with(
+        store: Arc<dyn Store>,
+        configure: impl FnOnce(admit::AdmitBuilder) -> admit::AdmitBuilder,
+    ) -> World {
         let clock = TestClock::default_start();
         let outbox = CaptureTransport::new();
         let builder = Admit::builder()
@@ -73,7 +76,10 @@ impl World {
     pub async fn last_token_to(&self, address: &str) -> String {
         let sent = self.deliver().await;
         let mail = sent.iter().rev().find(|m| m.to().address().as_str() == address).unwrap_or_else(|| {
-            panic!("no mail to {address} among {:?}", sent.iter().map(|m| m.to().address().to_string()).collect::<Vec<_>>())
+            panic!(
+                "no mail to {address} among {:?}",
+                sent.iter().map(|m| m.to().address().to_string()).collect::<Vec<_>>()
+            )
         });
         token_in(mail).unwrap_or_else(|| panic!("no link in the mail to {address}"))
     }

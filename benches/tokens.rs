@@ -1,0 +1,97 @@
+//! One-time link tokens: admit against the floor, latchkey and jsonwebtoken HS256, in one
+//! run so that the ratios come from the same machine state. See docs/benchmarks.md.
+//!
+//! ```text
+//! cargo bench --bench tokens
+//! ```
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use admit_core::token;
+use admit_core::{Clock, SystemClock};
+use criterion::{Criterion, criterion_group, criterion_main};
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
+
+mod support;
+use support::*;
+
+fn issue(c: &mut Criterion) {
+    let now = SystemClock.now();
+    let keys = JwtKeys::new(&[0x5a; 32]);
+    let mut rng = rand::rng();
+    let mut group = c.benchmark_group("tokens_issue");
+    group.bench_function("admit", |b| b.iter(|| admit_issue(&mut rng, black_box(now))));
+    group.bench_function("floor", |b| b.iter(|| floor_issue(&mut rng, black_box(now))));
+    group.bench_function("latchkey", |b| b.iter(|| latchkey_issue(&mut rng, black_box(now))));
+    group.bench_function("jsonwebtoken_hs256", |b| b.iter(|| jwt_issue(&keys, black_box(ACCOUNT), now + TTL)));
+    group.finish();
+
+    // The same with every token's bytes read from the OS (getrandom) instead of ThreadRng.
+    let mut os = UnwrapErr(SysRng);
+    let mut group = c.benchmark_group("tokens_issue_os_rng");
+    group.bench_function("admit", |b| b.iter(|| admit_issue(&mut os, black_box(now))));
+    group.bench_function("floor", |b| b.iter(|| floor_issue(&mut os, black_box(now))));
+    group.finish();
+}
+
+/// Runs `check` on the fixture's texts in turn.
+fn cycle<'a, T>(texts: &'a [String], mut check: impl FnMut(&'a str) -> T) -> impl FnMut() -> T {
+    let mut at = 0;
+    move || {
+        at = (at + 1) % texts.len();
+        check(black_box(&texts[at]))
+    }
+}
+
+fn verify(c: &mut Criterion) {
+    let now = SystemClock.now();
+    let mut rng = rand::rng();
+    let (admit_texts, admit_records) = admit_fixture(&mut rng, now);
+    let (floor_texts, floor_records) = floor_fixture(&mut rng, now);
+    let (latchkey_texts, latchkey_records) = latchkey_fixture(&mut rng, now);
+    let keys = JwtKeys::new(&[0x5a; 32]);
+    let jwt_texts = jwt_fixture(&keys, now + TTL);
+
+    let mut group = c.benchmark_group("tokens_verify");
+    let mut f = cycle(&admit_texts, |t| admit_verify(&admit_records, t, now).is_ok());
+    group.bench_function("admit", |b| b.iter(&mut f));
+    let mut f = cycle(&floor_texts, |t| floor_verify(&floor_records, t, now).is_some());
+    group.bench_function("floor", |b| b.iter(&mut f));
+    let mut f = cycle(&latchkey_texts, |t| latchkey_verify(&latchkey_records, t, now).is_some());
+    group.bench_function("latchkey", |b| b.iter(&mut f));
+    let mut f = cycle(&jwt_texts, |t| jwt_verify(&keys, t).is_some());
+    group.bench_function("jsonwebtoken_hs256", |b| b.iter(&mut f));
+    group.finish();
+
+    let wrong: Vec<String> = admit_texts.iter().map(|t| with_wrong_verifier(t)).collect();
+    let malformed_texts: Vec<String> = admit_texts.iter().map(|t| malformed(t)).collect();
+    let mut group = c.benchmark_group("tokens_reject");
+    let mut f = cycle(&malformed_texts, |t| admit_verify(&admit_records, t, now).is_err());
+    group.bench_function("malformed", |b| b.iter(&mut f));
+    let mut f = cycle(&wrong, |t| admit_verify(&admit_records, t, now).is_err());
+    group.bench_function("wrong_verifier", |b| b.iter(&mut f));
+    let short: Vec<String> = admit_texts.iter().map(|t| t[..20].to_owned()).collect();
+    let mut f = cycle(&short, |t| admit_verify(&admit_records, t, now).is_err());
+    group.bench_function("wrong_length", |b| b.iter(&mut f));
+    group.finish();
+
+    let mut group = c.benchmark_group("tokens_parse");
+    let mut f = cycle(&admit_texts, |t| token::parse(t).is_ok());
+    group.bench_function("admit_valid", |b| b.iter(&mut f));
+    let mut f = cycle(&malformed_texts, |t| token::parse(t).is_ok());
+    group.bench_function("admit_malformed", |b| b.iter(&mut f));
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! {
+    name = tokens;
+    config = config();
+    targets = issue, verify
+}
+criterion_main!(tokens);
