@@ -19,6 +19,31 @@
 //! assert_eq!(parsed.selector(), &issued.record.selector);
 //! assert!(parsed.verify(&issued.record, TokenPurpose::Invitation, clock.now()).is_ok());
 //! ```
+//!
+//! # Randomness
+//!
+//! [`issue`] takes the generator as an argument, behind the `rand_core` [`CryptoRng`]
+//! trait: tests pass a seeded one, production code `rand::rng()` (rand 0.10's
+//! `ThreadRng`). That generator is ChaCha with 12 rounds, one per thread, seeded with 256
+//! bits from the operating system (`getrandom`) on first use and reseeded from it after
+//! every 64 KiB of output. ChaCha12's output cannot be told from random or predicted
+//! without its key (the best published attacks reach 7 rounds), so each token's 32 bytes
+//! are as good as the operating system's, at a fraction of a system call's cost (see
+//! `docs/benchmarks.md`). What it does not do: reseed itself when the process forks or a
+//! virtual machine is restored from a snapshot. A host that forks after admit has issued a
+//! token in the forking thread must call `rand::rng().reseed()` in the child; a host that
+//! snapshots running machines should pass an OS-backed generator
+//! (`rand_core::UnwrapErr(rand::rngs::SysRng)`) wherever it calls admit-core with one.
+//!
+//! # Cost
+//!
+//! Issuing and verifying are bounded by one SHA-256 block each (the verifier is 16 bytes),
+//! plus 32 bytes from the generator and one allocation for the text when issuing. The
+//! base64url codec is written out here (table lookups, no early exit), the hash is one
+//! padded block given straight to the compression function, and the comparison folds the
+//! differences into one word before `subtle` reads it. Malformed text (length, prefix,
+//! alphabet, non-canonical last character) is refused by [`parse`] before any hashing or
+//! store call.
 
 use std::fmt;
 
@@ -167,7 +192,7 @@ const BODY_LEN: usize = TOKEN_TEXT_LEN - TOKEN_PREFIX.len();
 /// Encodes the 32 token bytes as 43 URL-safe base64 characters without padding: ten
 /// groups of 3 bytes to 4 characters, then 2 bytes to 3 characters (the last one carrying
 /// 4 bits and two zero bits).
-fn encode_body(bytes: &[u8; SELECTOR_LEN + VERIFIER_LEN], out: &mut [u8; BODY_LEN]) {
+fn encode_body(bytes: &[u8; SELECTOR_LEN + VERIFIER_LEN], out: &mut [u8]) {
     let (groups, rest) = bytes.as_chunks::<3>();
     let (quads, tail) = out.as_chunks_mut::<4>();
     for (group, quad) in groups.iter().zip(quads) {
@@ -365,7 +390,8 @@ pub struct IssuedToken {
 /// Issues a token for `account_id` with `purpose`, valid from `now` for `ttl`.
 ///
 /// `rng` must be a cryptographically secure generator (`rand::rng()` in production; a
-/// seeded one in tests).
+/// seeded one in tests); see the [module documentation](self#randomness) for why
+/// `rand::rng()` is fit and where it is not.
 pub fn issue(
     rng: &mut (impl CryptoRng + ?Sized),
     account_id: AccountId,
@@ -377,16 +403,14 @@ pub fn issue(
     let mut bytes = [0u8; SELECTOR_LEN + VERIFIER_LEN];
     rng.fill_bytes(&mut bytes);
     let (selector, verifier) = split(&bytes);
-    let mut body = [0u8; BODY_LEN];
-    encode_body(&bytes, &mut body);
-    let mut text = [0u8; TOKEN_TEXT_LEN];
-    text[..TOKEN_PREFIX.len()].copy_from_slice(TOKEN_PREFIX.as_bytes());
-    text[TOKEN_PREFIX.len()..].copy_from_slice(&body);
-    // The text is copied once, into the secret's own allocation.
+    // Written in place in the allocation the secret keeps (length = capacity, so turning it
+    // into a boxed `str` moves nothing).
+    let mut text = Vec::with_capacity(TOKEN_TEXT_LEN);
+    text.extend_from_slice(TOKEN_PREFIX.as_bytes());
+    text.resize(TOKEN_TEXT_LEN, 0);
+    encode_body(&bytes, &mut text[TOKEN_PREFIX.len()..]);
     let raw =
-        RawToken(SecretString::from(std::str::from_utf8(&text).expect("the prefix and the base64 alphabet are ASCII")));
-    body.fill(0);
-    text.fill(0);
+        RawToken(SecretString::from(String::from_utf8(text).expect("the prefix and the base64 alphabet are ASCII")));
     let record = TokenRecord {
         selector: TokenSelector(selector),
         verifier_hash: VerifierHash::of(&verifier),
