@@ -9,10 +9,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use admit_core::token;
-use admit_core::{Clock, SystemClock};
+use admit_core::{Clock, SystemClock, TokenSelector};
 use criterion::{Criterion, criterion_group, criterion_main};
+use rand::Rng;
 use rand::rand_core::UnwrapErr;
 use rand::rngs::SysRng;
+use sha2::{Digest, Sha256};
 
 mod support;
 use support::*;
@@ -88,6 +90,43 @@ fn verify(c: &mut Criterion) {
     group.finish();
 }
 
+/// What bounds the figures above: the parts every design pays, measured alone.
+fn parts(c: &mut Criterion) {
+    let now = SystemClock.now();
+    let mut rng = rand::rng();
+    let mut os = UnwrapErr(SysRng);
+    let (texts, records) = admit_fixture(&mut rng, now);
+    let selectors: Vec<TokenSelector> =
+        texts.iter().filter_map(|t| token::parse(t).ok()).map(|parsed| *parsed.selector()).collect();
+    assert_eq!(selectors.len(), LIVE_TOKENS);
+    let verifier = [0x5a_u8; 16];
+
+    let mut group = c.benchmark_group("tokens_parts");
+    group.bench_function("thread_rng_32_bytes", |b| {
+        b.iter(|| {
+            let mut bytes = [0u8; 32];
+            rng.fill_bytes(&mut bytes);
+            bytes
+        })
+    });
+    group.bench_function("os_rng_32_bytes", |b| {
+        b.iter(|| {
+            let mut bytes = [0u8; 32];
+            os.fill_bytes(&mut bytes);
+            bytes
+        })
+    });
+    group.bench_function("sha256_16_bytes", |b| b.iter(|| <[u8; 32]>::from(Sha256::digest(black_box(verifier)))));
+    let mut at = 0;
+    group.bench_function("selector_lookup", |b| {
+        b.iter(|| {
+            at = (at + 1) & (LIVE_TOKENS - 1);
+            records.get(black_box(&selectors[at])).is_some()
+        })
+    });
+    group.finish();
+}
+
 fn config() -> Criterion {
     Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3))
 }
@@ -95,6 +134,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = tokens;
     config = config();
-    targets = issue, verify
+    targets = issue, verify, parts
 }
 criterion_main!(tokens);
