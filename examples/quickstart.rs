@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .bootstrap_administrator(
             "jeanne.martin@example.org",
             "Jeanne Martin",
-            SecretString::from("correct horse battery staple"),
+            SecretString::from("violet meadow under rain 42"),
         )
         .await?;
     let program = Scope::Program(ProgramId::parse("incubateur-2026")?);
@@ -89,7 +89,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // 3. Alice follows her invitation link and chooses a password.
     let invitation =
-        mailbox.copy.messages().into_iter().find(|m| m.to().address().as_str().starts_with("alice")).unwrap();
+        mailbox.copy.messages().into_iter().find(|m| m.to().address.as_str().starts_with("alice")).unwrap();
     let token = link_token(&invitation).unwrap();
     let info = admit.inspect_link(&token, "203.0.113.7").await?;
     println!("Alice's link is valid until {}.", info.expires_at);

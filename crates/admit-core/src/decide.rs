@@ -23,8 +23,8 @@ use crate::{
 /// Renders a mail's subject line at enqueue time (the journal filters on it). The
 /// `admit-mail` templates implement it.
 pub trait Subjects: fmt::Debug + Send + Sync {
-    /// The subject of a mail of `kind` in `locale` with `params` (secrets are never put in
-    /// a subject).
+    /// The subject of a mail of `kind` in `locale` with `params`. `params.secret` is always
+    /// `None` here: a secret never reaches a subject line.
     fn subject(&self, kind: MailKind, locale: &Locale, params: &MailParams) -> String;
 }
 
@@ -60,23 +60,35 @@ impl Links {
     /// ```
     pub fn new(base: &str) -> Result<Links, LinkBaseError> {
         let base = base.trim_end_matches('/');
-        let rest = if let Some(rest) = base.strip_prefix("https://") {
-            rest
+        let (rest, loopback_only) = if let Some(rest) = base.strip_prefix("https://") {
+            (rest, false)
         } else if let Some(rest) = base.strip_prefix("http://") {
-            let host = rest.split(['/', ':']).next().unwrap_or("");
-            let host = if rest.starts_with("[::1]") { "[::1]" } else { host };
-            if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
-                return Err(LinkBaseError);
-            }
-            rest
+            (rest, true)
         } else {
             return Err(LinkBaseError);
         };
-        let host = rest.split('/').next().unwrap_or("");
-        let bad = host.is_empty()
-            || rest.contains(['?', '#', '@', '\\'])
+        let bad = rest.contains(['?', '#', '@', '\\'])
             || rest.chars().any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii());
         if bad {
+            return Err(LinkBaseError);
+        }
+        // The authority is the host, bracketed if IPv6, then an optional `:port`; nothing
+        // may follow the closing bracket but the port (`http://[::1].evil.example` is refused).
+        let authority = rest.split('/').next().unwrap_or("");
+        let (host, port) = if authority.starts_with('[') {
+            let end = authority.find(']').ok_or(LinkBaseError)?;
+            authority.split_at(end + 1)
+        } else {
+            authority.split_at(authority.find(':').unwrap_or(authority.len()))
+        };
+        let port_ok = port.is_empty()
+            || port
+                .strip_prefix(':')
+                .is_some_and(|p| (1..=5).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()));
+        if host.is_empty() || host == "[]" || !port_ok {
+            return Err(LinkBaseError);
+        }
+        if loopback_only && !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
             return Err(LinkBaseError);
         }
         Ok(Links {
@@ -269,8 +281,12 @@ fn mail<R: CryptoRng + ?Sized>(
     expires_at: Option<Timestamp>,
     new_email: Option<String>,
 ) -> MailRecord {
-    let params = MailParams { recipient_name: account.full_name.as_str().to_owned(), secret, expires_at, new_email };
+    let mut params =
+        MailParams { recipient_name: account.full_name.as_str().to_owned(), secret: None, expires_at, new_email };
+    // The renderer never sees the secret, so no template can put it in a subject line
+    // (the journal shows and filters on subjects after the secret is scrubbed).
     let subject = ctx.subjects.subject(kind, &account.locale, &params);
+    params.secret = secret;
     MailRecord {
         id: MailId::generate(ctx.now, ctx.rng),
         account_id: Some(account.id),
@@ -569,7 +585,7 @@ pub fn complete_link<R: CryptoRng + ?Sized>(
     account: &AccountRecord,
     hash: PasswordHash,
 ) -> Result<Decision, DecisionError> {
-    if !account.is_available() {
+    if !account.is_available() || token.account_id != account.id {
         return Err(DecisionError::AccountUnavailable);
     }
     let now = ctx.now;

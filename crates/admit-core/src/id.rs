@@ -5,16 +5,41 @@
 //! ([`ProgramId`], [`ClientFileId`]) are short opaque strings the host chooses.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use rand_core::CryptoRng;
 
 use crate::Timestamp;
 
+/// The last (milliseconds << 12 | sequence) handed out, so ids made by this process are
+/// strictly increasing even within one millisecond (RFC 9562 §6.2, method 1: a 12-bit
+/// counter in `rand_a`), and keyset paging by id follows creation order.
+static LAST_STAMP: AtomicU64 = AtomicU64::new(0);
+
+fn next_stamp(millis: u64) -> u64 {
+    let candidate = (millis & ((1 << 48) - 1)) << 12;
+    let mut last = LAST_STAMP.load(Ordering::Relaxed);
+    loop {
+        let next = candidate.max(last + 1);
+        match LAST_STAMP.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
 fn uuid_v7(now: Timestamp, rng: &mut (impl CryptoRng + ?Sized)) -> uuid::Uuid {
-    let mut random = [0u8; 10];
+    let mut random = [0u8; 8];
     rng.fill_bytes(&mut random);
     let millis = u64::try_from(now.as_unix_micros().div_euclid(1_000)).unwrap_or(0);
-    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
+    let stamp = next_stamp(millis);
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&(stamp >> 12).to_be_bytes()[2..]);
+    bytes[6] = 0x70 | ((stamp >> 8) & 0x0F) as u8;
+    bytes[7] = (stamp & 0xFF) as u8;
+    bytes[8] = 0x80 | (random[0] & 0x3F);
+    bytes[9..].copy_from_slice(&random[1..]);
+    uuid::Uuid::from_bytes(bytes)
 }
 
 macro_rules! uuid_id {
@@ -186,6 +211,12 @@ mod tests {
         let b = AccountId::generate(Timestamp::from_unix_micros(2_000_000), &mut rng);
         assert!(a < b);
         assert_eq!(AccountId::parse(&a.to_string()).unwrap(), a);
+        assert_eq!(a.0.get_version_num(), 7);
+        // Within one millisecond, ids still increase in creation order.
+        let same: Vec<AuditId> =
+            (0..5000).map(|_| AuditId::generate(Timestamp::from_unix_micros(3_000_000), &mut rng)).collect();
+        assert!(same.windows(2).all(|w| w[0] < w[1]), "strictly increasing");
+        assert!(same.iter().all(|id| id.0.get_version_num() == 7 && id.0.get_variant() == uuid::Variant::RFC4122));
         assert_eq!(AccountId::from_bytes(a.to_bytes()), a);
     }
 

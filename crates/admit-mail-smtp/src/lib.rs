@@ -85,7 +85,7 @@ impl Tls {
 ///
 /// let transport = SmtpTransport::builder("smtp.example.org")
 ///     .tls(Tls::Implicit)
-///     .credentials("mailer@example.org", "correct horse battery staple".to_owned())
+///     .credentials("mailer@example.org", "violet meadow under rain 42".to_owned())
 ///     .timeout(Duration::from_secs(20))
 ///     .pool_size(4)
 ///     .build()?;

@@ -11,6 +11,10 @@ mod store;
 #[cfg_attr(docsrs, doc(cfg(feature = "conformance")))]
 pub mod conformance;
 
+#[cfg(feature = "conformance")]
+#[doc(hidden)]
+pub use tokio as __tokio;
+
 #[doc(no_inline)]
 pub use admit_core::{
     AccountId, AccountKind, AccountRecord, AccountStatus, AccountWrite, AuditAction, AuditId, AuditRecord, ChangeSet,

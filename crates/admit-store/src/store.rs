@@ -134,9 +134,10 @@ pub fn window_start(now: Timestamp, window: Duration) -> Timestamp {
 /// Persistent state of admit: accounts, one-time link tokens, the outbox (which is also the
 /// mail journal), rate-limit counters and the audit log.
 ///
-/// Implementations must pass the [conformance suite](crate::conformance). A store never
-/// decides anything: the rules live in `admit-core`, and the store applies [`ChangeSet`]s
-/// atomically with the preconditions they carry. Time always comes in as an argument.
+/// Implementations must pass the conformance suite (`admit_store::conformance`, feature
+/// `conformance`). A store never decides anything: the rules live in `admit-core`, and the
+/// store applies [`ChangeSet`]s atomically with the preconditions they carry. Time always
+/// comes in as an argument.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait Store: Debug + Send + Sync + 'static {

@@ -244,11 +244,11 @@ impl Admit {
         let decisions: Vec<(usize, Decision)> = self.decide(|ctx| {
             let mut decisions = Vec::with_capacity(valid.len());
             for (index, input) in valid {
-                if let Some(email) = &input.email {
-                    if existing.contains(email.key()) || !seen.insert(email.key().clone()) {
-                        outcomes[index] = Some(BatchRowOutcome::Duplicate);
-                        continue;
-                    }
+                if let Some(email) = &input.email
+                    && (existing.contains(email.key()) || !seen.insert(email.key().clone()))
+                {
+                    outcomes[index] = Some(BatchRowOutcome::Duplicate);
+                    continue;
                 }
                 let invite_now = invite == Invite::Now && input.email.is_some();
                 match decide::create_account(ctx, &actor, input, None, invite_now) {

@@ -16,7 +16,7 @@ use admit::{
 use admit_core::AccountId;
 
 pub const REQUESTER: &str = "198.51.100.7";
-pub const ADMIN_PASSWORD: &str = "correct horse battery staple";
+pub const ADMIN_PASSWORD: &str = "violet meadow under rain 42";
 
 pub struct World {
     pub admit: Admit,
@@ -75,10 +75,10 @@ impl World {
     /// The token in the last delivered mail to `address`.
     pub async fn last_token_to(&self, address: &str) -> String {
         let sent = self.deliver().await;
-        let mail = sent.iter().rev().find(|m| m.to().address().as_str() == address).unwrap_or_else(|| {
+        let mail = sent.iter().rev().find(|m| m.to().address.as_str() == address).unwrap_or_else(|| {
             panic!(
                 "no mail to {address} among {:?}",
-                sent.iter().map(|m| m.to().address().to_string()).collect::<Vec<_>>()
+                sent.iter().map(|m| m.to().address.to_string()).collect::<Vec<_>>()
             )
         });
         token_in(mail).unwrap_or_else(|| panic!("no link in the mail to {address}"))
@@ -150,6 +150,7 @@ macro_rules! on_every_store {
                 }
             )*
         }
+        #[cfg(feature = "sqlite")]
         mod sqlite {
             #[allow(unused_imports)]
             use super::*;
