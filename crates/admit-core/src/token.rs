@@ -164,7 +164,7 @@ const SHA256_IV: [u32; 8] =
 /// rather than byte by byte (`subtle`'s slice comparison costs an optimisation barrier,
 /// a call and a volatile read, per byte).
 fn diff_words<const N: usize>(a: &[u8; N], b: &[u8; N]) -> u64 {
-    const { assert!(N % 8 == 0) };
+    const { assert!(N.is_multiple_of(8)) };
     let (a, b) = (a.as_chunks::<8>().0, b.as_chunks::<8>().0);
     a.iter().zip(b).fold(0u64, |diff, (a, b)| diff | (u64::from_ne_bytes(*a) ^ u64::from_ne_bytes(*b)))
 }
