@@ -98,7 +98,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     dispatcher.drain().await?;
 
     // 4. What the administrator sees.
-    println!("\n{:<22} {:<36} {}", "Name", "Email", "Status");
+    println!("\n{:<22} {:<36} Status", "Name", "Email");
     for view in admit.list_accounts(admin.id, AccountQuery::new(admit.now())).await?.items {
         let email = view.account.email.as_ref().map_or("-", |e| e.as_str()).to_owned();
         println!("{:<22} {:<36} {:?}", view.account.full_name.as_str(), email, view.status);

@@ -151,7 +151,7 @@ impl fmt::Display for Mailbox {
 /// assert!(injected.is_err());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Message {
     from: Mailbox,
     to: Mailbox,
@@ -250,7 +250,7 @@ impl Message {
 }
 
 /// Builds a [`Message`]; every check happens in [`MessageBuilder::build`].
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct MessageBuilder {
     from: Option<Mailbox>,
     to: Option<Mailbox>,
@@ -261,6 +261,40 @@ pub struct MessageBuilder {
     message_id: Option<String>,
     date: Option<Timestamp>,
     headers: Vec<(String, String)>,
+}
+
+/// The bodies may hold a link or a temporary password: `Debug` shows their sizes only.
+fn body_len(body: Option<&str>) -> String {
+    body.map_or_else(|| "None".to_owned(), |b| format!("[{} bytes]", b.len()))
+}
+
+impl fmt::Debug for Message {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Message")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("reply_to", &self.reply_to)
+            .field("subject", &self.subject)
+            .field("text", &format_args!("{}", body_len(Some(&self.text))))
+            .field("html", &format_args!("{}", body_len(self.html.as_deref())))
+            .field("message_id", &self.message_id)
+            .field("date", &self.date)
+            .field("headers", &self.headers)
+            .finish()
+    }
+}
+
+impl fmt::Debug for MessageBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MessageBuilder")
+            .field("from", &self.from)
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .field("text", &format_args!("{}", body_len(self.text.as_deref())))
+            .field("html", &format_args!("{}", body_len(self.html.as_deref())))
+            .field("message_id", &self.message_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl MessageBuilder {

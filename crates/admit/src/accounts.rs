@@ -268,19 +268,12 @@ impl Admit {
             }
         })
         .await?;
-        Ok(outcomes
-            .into_iter()
-            .enumerate()
-            .map(|(index, outcome)| BatchRow {
-                index,
-                outcome: outcome.unwrap_or(BatchRowOutcome::Refused("skipped".into())),
-            })
-            .collect())
+        Ok(self::rows(outcomes))
     }
 
     /// Commits many rows' decisions in one store commit; if that fails on a conflict or a
     /// stale version, commits them one by one and reports each.
-    async fn commit_rows(
+    pub(crate) async fn commit_rows(
         &self,
         decisions: Vec<(usize, Decision)>,
         outcomes: &mut [Option<BatchRowOutcome>],
@@ -465,14 +458,7 @@ impl Admit {
             BatchRowOutcome::Done(d.account.as_ref().map(|a| a.id).unwrap_or_else(|| unreachable!()))
         })
         .await?;
-        Ok(outcomes
-            .into_iter()
-            .enumerate()
-            .map(|(index, outcome)| BatchRow {
-                index,
-                outcome: outcome.unwrap_or(BatchRowOutcome::Refused("skipped".into())),
-            })
-            .collect())
+        Ok(self::rows(outcomes))
     }
 
     /// Disables, enables, trashes or restores an account. Disable and trash revoke every
@@ -573,4 +559,16 @@ impl Admit {
         let decision = self.decide(|ctx| decide::bootstrap_administrator(ctx, input, hash));
         Ok(self.commit(decision).await?.account.unwrap_or_else(|| unreachable!()))
     }
+}
+
+/// Turns per-row outcomes into the rows returned to the caller.
+pub(crate) fn rows(outcomes: Vec<Option<BatchRowOutcome>>) -> Vec<BatchRow> {
+    outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(index, outcome)| BatchRow {
+            index,
+            outcome: outcome.unwrap_or(BatchRowOutcome::Refused("skipped".into())),
+        })
+        .collect()
 }

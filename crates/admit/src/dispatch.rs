@@ -9,6 +9,7 @@
 //! backoff and jitter up to `max_attempts`; permanent ones fail at once.
 
 use std::future::Future;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
@@ -18,8 +19,11 @@ use admit_store::{MailClaim, StoreError};
 use rand::RngExt;
 use time::Duration;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::{Admit, AdmitError, Result};
+
+type StoreResult<T> = std::result::Result<T, StoreError>;
 
 /// How a [`Dispatcher`] works.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +62,7 @@ impl Default for DispatcherConfig {
     }
 }
 
-/// What a dispatcher did.
+/// What a dispatcher did: its counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct DispatchReport {
     /// Mails claimed.
@@ -71,7 +75,7 @@ pub struct DispatchReport {
     pub failed: u64,
     /// Mails whose lease was lost before they could be settled (another dispatcher has them).
     pub lost_leases: u64,
-    /// Mails released untouched at shutdown.
+    /// Mails released unsent (shutdown, or too little of the lease left to start a send).
     pub released: u64,
 }
 
@@ -84,16 +88,34 @@ impl DispatchReport {
         self.lost_leases += other.lost_leases;
         self.released += other.released;
     }
+
+    fn count(&mut self, settled: Settled) {
+        match settled {
+            Settled::Sent => self.sent += 1,
+            Settled::Retried => self.retried += 1,
+            Settled::Failed => self.failed += 1,
+            Settled::LeaseLost => self.lost_leases += 1,
+            Settled::Released => self.released += 1,
+        }
+    }
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Settled {
     Sent,
     Retried,
     Failed,
     LeaseLost,
+    Released,
 }
 
 /// Delivers the outbox. Build one with [`Admit::dispatcher`].
+///
+/// Each round claims up to `batch_size` due mails under a fresh random owner id, sends
+/// them `concurrency` at a time, and settles each one: sent (secret scrubbed), retried
+/// later, failed with the reason, or released. Tracing: one `admit.mail` span per attempt
+/// with the mail id, kind and attempt number only (never the address or the secret), and
+/// one `dispatch round` event with the round's counters.
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
     admit: Admit,
@@ -107,15 +129,29 @@ impl Dispatcher {
         Dispatcher { admit, config: Arc::new(config), domain: domain.into() }
     }
 
-    /// The delay before attempt `attempts + 1`: exponential from `backoff_base`, capped at
-    /// `backoff_max`, with jitter (a uniform draw between half and all of it).
+    /// The delay before the attempt after `attempts` failed ones: `backoff_base` doubled for
+    /// each failure after the first, capped at `backoff_max`, with jitter (a uniform draw
+    /// between half and all of it). Never less than a millisecond.
     pub fn backoff(&self, attempts: u32) -> Duration {
-        let exp = attempts.saturating_sub(1).min(30);
-        let base = self.config.backoff_base.whole_milliseconds().max(1) as f64;
-        let max = self.config.backoff_max.whole_milliseconds().max(1) as f64;
-        let delay = (base * f64::from(1u32 << exp.min(20))).min(max);
-        let jittered = delay * rand::rng().random_range(0.5..=1.0);
-        Duration::milliseconds(jittered as i64)
+        let delay = self.backoff_ceiling(attempts);
+        let millis = delay.whole_milliseconds().max(1) as f64;
+        let jittered = millis * rand::rng().random_range(0.5..=1.0);
+        Duration::milliseconds((jittered as i64).max(1))
+    }
+
+    /// The un-jittered delay after `attempts` failed attempts.
+    fn backoff_ceiling(&self, attempts: u32) -> Duration {
+        let base = self.config.backoff_base.max(Duration::milliseconds(1));
+        let max = self.config.backoff_max.max(Duration::milliseconds(1));
+        // base · 2^(attempts-1), computed without overflow: stop doubling at the cap.
+        let mut delay = base;
+        for _ in 1..attempts {
+            if delay >= max {
+                break;
+            }
+            delay = delay.saturating_mul(2);
+        }
+        delay.min(max)
     }
 
     fn message(&self, mail: &MailRecord) -> std::result::Result<Message, String> {
@@ -136,85 +172,157 @@ impl Dispatcher {
             .map_err(|e| format!("message: {e}"))
     }
 
-    async fn deliver(self, mail: MailRecord, owner: Arc<str>) -> std::result::Result<Settled, StoreError> {
+    /// Settles one claimed mail, inside its own span (a guard from `Span::enter` must not
+    /// be held across an `.await`: the span would leak onto other tasks of the thread).
+    async fn deliver(self, mail: MailRecord, owner: Arc<str>, lease_until: Timestamp) -> StoreResult<Settled> {
+        let span =
+            tracing::info_span!("admit.mail", mail_id = %mail.id, kind = mail.kind.as_str(), attempt = mail.attempts);
+        self.deliver_inner(mail, owner, lease_until).instrument(span).await
+    }
+
+    async fn deliver_inner(&self, mail: MailRecord, owner: Arc<str>, lease_until: Timestamp) -> StoreResult<Settled> {
         let store = &self.admit.inner.store;
-        let span = tracing::info_span!("mail", id = %mail.id, kind = mail.kind.as_str(), attempt = mail.attempts);
-        let _guard = span.enter();
-        let outcome = match self.message(&mail) {
+        let started = self.admit.now();
+        // Start a send only while at least half the lease remains: a send begun later could
+        // outlive the lease, and another dispatcher would then send the mail a second time.
+        let result = if started >= lease_until - self.config.lease / 2 {
+            tracing::debug!("too little of the lease left; releasing");
+            store.release_mail(mail.id, &owner).await.map(|()| Settled::Released)
+        } else if mail.attempts > self.config.max_attempts {
+            // Attempts beyond the limit come from claims that never settled (a dispatcher
+            // died while sending): give up rather than risk a crash loop on one mail.
+            let reason =
+                format!("gave up after {} attempts, the last ones interrupted before they settled", mail.attempts);
+            tracing::warn!(%reason, "delivery failed");
+            store.fail_mail(mail.id, &owner, started, &reason).await.map(|()| Settled::Failed)
+        } else {
+            self.send(&mail, &owner).await
+        };
+        match result {
+            Err(StoreError::LeaseLost) => {
+                tracing::warn!("lease lost before the mail was settled; another dispatcher has it");
+                Ok(Settled::LeaseLost)
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not settle the mail; it is retried when its lease lapses");
+                Err(error)
+            }
+            Ok(settled) => Ok(settled),
+        }
+    }
+
+    async fn send(&self, mail: &MailRecord, owner: &str) -> StoreResult<Settled> {
+        let store = &self.admit.inner.store;
+        let outcome = match self.message(mail) {
             Ok(message) => {
                 self.admit.inner.transport.send(&message).await.map_err(|e| (e.is_transient(), e.to_string()))
             }
             Err(reason) => Err((false, reason)),
         };
         let now = self.admit.now();
-        let result = match outcome {
-            Ok(()) => store.mark_mail_sent(mail.id, &owner, now).await.map(|()| Settled::Sent),
+        match outcome {
+            Ok(()) => {
+                tracing::debug!("sent");
+                store.mark_mail_sent(mail.id, owner, now).await.map(|()| Settled::Sent)
+            }
             Err((true, reason)) if mail.attempts < self.config.max_attempts => {
                 let next = now + self.backoff(mail.attempts);
                 tracing::warn!(%reason, next_attempt_at = %next, "transient delivery failure");
-                store.retry_mail(mail.id, &owner, next, &reason).await.map(|()| Settled::Retried)
+                store.retry_mail(mail.id, owner, next, &reason).await.map(|()| Settled::Retried)
             }
             Err((transient, reason)) => {
                 let reason =
                     if transient { format!("gave up after {} attempts: {reason}", mail.attempts) } else { reason };
                 tracing::warn!(%reason, "delivery failed");
-                store.fail_mail(mail.id, &owner, now, &reason).await.map(|()| Settled::Failed)
+                store.fail_mail(mail.id, owner, now, &reason).await.map(|()| Settled::Failed)
             }
-        };
-        match result {
-            Err(StoreError::LeaseLost) => Ok(Settled::LeaseLost),
-            other => other,
         }
+    }
+
+    /// One round: claim, send and settle. When `stop` completes (or the store fails), no
+    /// further send starts: the sends under way finish and settle, the mails not yet
+    /// started are released.
+    /// Returns the round's outcome and whether `stop` completed (it is not polled again).
+    async fn round<F: Future<Output = ()> + ?Sized>(&self, mut stop: Pin<&mut F>) -> (Result<DispatchReport>, bool) {
+        let owner: Arc<str> = format!("{:032x}", rand::rng().random::<u128>()).into();
+        let claimed_at = self.admit.now();
+        let claim = MailClaim {
+            owner: owner.to_string(),
+            now: claimed_at,
+            lease: self.config.lease,
+            limit: self.config.batch_size.max(1),
+        };
+        let mails = match self.admit.inner.store.claim_mails(&claim).await {
+            Ok(mails) => mails,
+            Err(error) => return (Err(AdmitError::from(error)), false),
+        };
+        let mut report = DispatchReport { claimed: mails.len() as u64, ..DispatchReport::default() };
+        let mut tasks = JoinSet::new();
+        let mut queue = mails.into_iter();
+        let mut first_error = None;
+        let mut stopped = false;
+        loop {
+            // After a store failure no new send starts: its result could not be recorded,
+            // and the mail would be sent again when its lease lapses.
+            while !stopped && first_error.is_none() && tasks.len() < self.config.concurrency.max(1) {
+                let Some(mail) = queue.next() else { break };
+                tasks.spawn(self.clone().deliver(mail, owner.clone(), claimed_at + self.config.lease));
+            }
+            if tasks.is_empty() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                () = &mut stop, if !stopped => stopped = true,
+                Some(joined) = tasks.join_next() => match joined {
+                    Ok(Ok(settled)) => report.count(settled),
+                    Ok(Err(error)) => {
+                        first_error.get_or_insert(AdmitError::from(error));
+                    }
+                    Err(join) => {
+                        first_error.get_or_insert(AdmitError::Store(StoreError::backend(join)));
+                    }
+                },
+            }
+        }
+        // A stop or a store failure leaves mails unstarted: give them back, attempt uncounted
+        // (if the store is down they stay leased until the lease lapses).
+        for mail in queue {
+            match self.admit.inner.store.release_mail(mail.id, &owner).await {
+                Ok(()) => report.released += 1,
+                Err(StoreError::LeaseLost) => report.lost_leases += 1,
+                Err(error) => {
+                    first_error.get_or_insert(AdmitError::from(error));
+                }
+            }
+        }
+        if report.claimed > 0 {
+            tracing::info!(
+                claimed = report.claimed,
+                sent = report.sent,
+                retried = report.retried,
+                failed = report.failed,
+                lost_leases = report.lost_leases,
+                released = report.released,
+                "dispatch round"
+            );
+        }
+        let result = match first_error {
+            Some(error) => Err(error),
+            None => Ok(report),
+        };
+        (result, stopped)
     }
 
     /// Claims one batch of due mails and settles every one of them.
     ///
     /// # Errors
-    /// A store failure while claiming or settling (mails already claimed stay leased and are
-    /// picked up again when the lease lapses).
+    /// A store failure while claiming or settling. The round then starts no further send;
+    /// the mail whose result could not be recorded stays leased and is sent again, with the
+    /// same Message-ID, when the lease lapses; unstarted mails are released (or, if the store
+    /// is still down, claimed again when the lease lapses, unsent so far).
     pub async fn run_once(&self) -> Result<DispatchReport> {
-        let owner: Arc<str> = format!("{:032x}", rand::rng().random::<u128>()).into();
-        let claim = MailClaim {
-            owner: owner.to_string(),
-            now: self.admit.now(),
-            lease: self.config.lease,
-            limit: self.config.batch_size,
-        };
-        let mails = self.admit.inner.store.claim_mails(&claim).await.map_err(AdmitError::from)?;
-        let mut report = DispatchReport { claimed: mails.len() as u64, ..DispatchReport::default() };
-        let mut tasks = JoinSet::new();
-        let mut queue = mails.into_iter();
-        let mut first_error = None;
-        loop {
-            while tasks.len() < self.config.concurrency.max(1) {
-                let Some(mail) = queue.next() else { break };
-                tasks.spawn(self.clone().deliver(mail, owner.clone()));
-            }
-            let Some(joined) = tasks.join_next().await else { break };
-            match joined {
-                Ok(Ok(Settled::Sent)) => report.sent += 1,
-                Ok(Ok(Settled::Retried)) => report.retried += 1,
-                Ok(Ok(Settled::Failed)) => report.failed += 1,
-                Ok(Ok(Settled::LeaseLost)) => report.lost_leases += 1,
-                Ok(Err(error)) => {
-                    first_error.get_or_insert(AdmitError::from(error));
-                }
-                Err(join) => {
-                    first_error.get_or_insert(AdmitError::Store(StoreError::backend(join)));
-                }
-            }
-        }
-        tracing::debug!(
-            claimed = report.claimed,
-            sent = report.sent,
-            retried = report.retried,
-            failed = report.failed,
-            "dispatch round"
-        );
-        match first_error {
-            Some(error) => Err(error),
-            None => Ok(report),
-        }
+        self.round(pin!(std::future::pending::<()>())).await.0
     }
 
     /// Runs rounds until no mail is due now.
@@ -233,33 +341,38 @@ impl Dispatcher {
     }
 
     /// Runs until `shutdown` completes: rounds back to back while mails are due, a pause of
-    /// `idle_poll` otherwise. On shutdown the current round finishes (every claimed mail is
-    /// settled) before it returns. A store outage is logged and retried after `idle_poll`.
+    /// `idle_poll` otherwise. On shutdown the sends under way finish and are settled, the
+    /// claimed mails not yet started are released (their attempt uncounted), and it returns:
+    /// no mail stays leased by this dispatcher (unless the store fails meanwhile, in which
+    /// case the lease lapses). A store outage is logged and retried after `idle_poll`.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) -> DispatchReport {
-        tokio::pin!(shutdown);
+        let mut shutdown = pin!(shutdown);
         let mut total = DispatchReport::default();
         loop {
-            // Check for shutdown between rounds only: a round always runs to its end.
+            // A stop requested between rounds ends the loop before the next claim.
             tokio::select! {
                 biased;
-                () = &mut shutdown => return total,
+                () = shutdown.as_mut() => return total,
                 () = std::future::ready(()) => {}
             }
-            let round = self.run_once().await;
+            let (round, stopped) = self.round(shutdown.as_mut()).await;
             let idle = match round {
                 Ok(report) => {
                     total.add(report);
                     report.claimed == 0
                 }
                 Err(error) => {
-                    tracing::error!(error = %error, "dispatch round failed; retrying");
+                    tracing::error!(%error, "dispatch round failed; retrying");
                     true
                 }
             };
+            if stopped {
+                return total;
+            }
             if idle {
                 tokio::select! {
                     biased;
-                    () = &mut shutdown => return total,
+                    () = shutdown.as_mut() => return total,
                     () = tokio::time::sleep(self.config.idle_poll) => {}
                 }
             }
@@ -270,5 +383,66 @@ impl Dispatcher {
     /// end of a lease started `now`.
     pub fn lease_end(&self, now: Timestamp) -> Timestamp {
         now + self.config.lease
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dispatcher(config: DispatcherConfig) -> Dispatcher {
+        let admit = Admit::builder()
+            .store(admit_store::MemoryStore::new())
+            .transport(admit_mail::CaptureTransport::new())
+            .link_base("https://app.example.org")
+            .sender("Plateforme", "no-reply@example.org")
+            .build()
+            .unwrap();
+        admit.dispatcher(config)
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_base_and_stops_at_the_cap() {
+        let d = dispatcher(DispatcherConfig {
+            backoff_base: Duration::seconds(30),
+            backoff_max: Duration::minutes(10),
+            ..DispatcherConfig::default()
+        });
+        let ceilings: Vec<i64> = (1..=8).map(|n| d.backoff_ceiling(n).whole_seconds()).collect();
+        assert_eq!(ceilings, [30, 60, 120, 240, 480, 600, 600, 600]);
+        assert_eq!(d.backoff_ceiling(0), Duration::seconds(30));
+        assert_eq!(d.backoff_ceiling(u32::MAX), Duration::minutes(10));
+        for attempts in [1, 2, 5, 40, u32::MAX] {
+            let ceiling = d.backoff_ceiling(attempts);
+            for _ in 0..200 {
+                let delay = d.backoff(attempts);
+                assert!(delay <= ceiling && delay >= ceiling / 2, "{delay} outside [{}, {ceiling}]", ceiling / 2);
+            }
+        }
+    }
+
+    #[test]
+    fn backoff_jitters() {
+        let d = dispatcher(DispatcherConfig::default());
+        let draws: std::collections::BTreeSet<i128> = (0..50).map(|_| d.backoff(3).whole_milliseconds()).collect();
+        assert!(draws.len() > 10, "jitter spreads retries: {draws:?}");
+    }
+
+    #[test]
+    fn backoff_handles_degenerate_settings() {
+        let d = dispatcher(DispatcherConfig {
+            backoff_base: Duration::ZERO,
+            backoff_max: Duration::seconds(-5),
+            ..DispatcherConfig::default()
+        });
+        for attempts in [0, 1, 10] {
+            assert!(d.backoff(attempts) >= Duration::milliseconds(1), "a retry is always in the future");
+        }
+        let d = dispatcher(DispatcherConfig {
+            backoff_base: Duration::hours(2),
+            backoff_max: Duration::hours(1),
+            ..DispatcherConfig::default()
+        });
+        assert_eq!(d.backoff_ceiling(1), Duration::hours(1), "the cap holds even below the base");
     }
 }

@@ -28,7 +28,7 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, broadcast};
 
-pub use accounts::{BatchRow, BatchRowOutcome, CreateAccount, EmailAssignment, Invite};
+pub use accounts::{BatchRow, BatchRowOutcome, CreateAccount, EmailAssignment, Invite, MAX_BATCH_ROWS};
 pub use config::{AdmitBuilder, ConfigError, Limit, RateLimits};
 pub use dispatch::{DispatchReport, Dispatcher, DispatcherConfig};
 pub use error::{AdmitError, Result};
@@ -174,7 +174,7 @@ impl Admit {
     pub async fn embedded(dir: impl AsRef<std::path::Path>, link_base: &str) -> Result<Admit> {
         let dir = dir.as_ref();
         std::fs::create_dir_all(dir).map_err(|e| AdmitError::Store(admit_store::StoreError::backend(e)))?;
-        let store = SqliteStore::open(dir.join("admit.db")).await?;
+        let store = SqliteStore::open(dir.join("admit.db")).await.map_err(admit_store::StoreError::from)?;
         let transport = FileTransport::new(dir.join("mail"));
         Admit::builder()
             .store(store)

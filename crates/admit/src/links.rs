@@ -412,6 +412,10 @@ impl Admit {
     /// random password by mail, stored only as an Argon2id hash, flagged "must change at
     /// next sign-in". The mail journal never shows the password. A result per row.
     ///
+    /// The passwords are hashed in parallel (bounded by the hashing concurrency, off the
+    /// executor), then every eligible row is committed in one atomic step: if the store
+    /// fails, no row is written and the call returns the error.
+    ///
     /// # Errors
     /// [`AdmitError::TooLarge`], [`AdmitError::UnknownActor`], a store failure.
     pub async fn issue_temporary_passwords(&self, actor: AccountId, accounts: Vec<AccountId>) -> Result<Vec<BatchRow>> {
@@ -421,22 +425,58 @@ impl Admit {
         let actor = self.actor(actor).await?;
         let found: HashMap<AccountId, AccountRecord> =
             self.inner.store.accounts_by_ids(&accounts).await?.into_iter().map(|a| (a.id, a)).collect();
-        let mut rows = Vec::with_capacity(accounts.len());
+        let mut outcomes: Vec<Option<BatchRowOutcome>> = vec![None; accounts.len()];
         let mut seen = std::collections::HashSet::new();
+        let mut hashing = tokio::task::JoinSet::new();
         for (index, id) in accounts.into_iter().enumerate() {
-            let outcome = match found.get(&id) {
-                None => BatchRowOutcome::Refused(AdmitError::NotFound(id).to_string()),
-                Some(_) if !seen.insert(id) => BatchRowOutcome::Duplicate,
-                Some(account) => match self.temporary_password(&actor, account).await {
-                    Ok(()) => BatchRowOutcome::Done(id),
-                    Err(AdmitError::Forbidden(f)) => BatchRowOutcome::Forbidden(f),
-                    Err(e @ AdmitError::Store(_)) => return Err(e),
-                    Err(other) => BatchRowOutcome::Refused(other.to_string()),
-                },
+            let account = match found.get(&id) {
+                None => {
+                    outcomes[index] = Some(BatchRowOutcome::Refused(AdmitError::NotFound(id).to_string()));
+                    continue;
+                }
+                Some(_) if !seen.insert(id) => {
+                    outcomes[index] = Some(BatchRowOutcome::Duplicate);
+                    continue;
+                }
+                Some(account) => account,
             };
-            rows.push(BatchRow { index, outcome });
+            if let Err(refusal) = eligible_for_temporary_password(&actor, account) {
+                outcomes[index] = Some(match refusal {
+                    AdmitError::Forbidden(f) => BatchRowOutcome::Forbidden(f),
+                    other => BatchRowOutcome::Refused(other.to_string()),
+                });
+                continue;
+            }
+            let admit = self.clone();
+            hashing.spawn(async move {
+                let password = generate_temporary_password(&mut rand::rng());
+                let secret = MailSecret::new(password.expose_secret().to_owned());
+                let hash = admit.hash_password(password).await;
+                (index, id, secret, hash)
+            });
         }
-        Ok(rows)
+        let mut hashed = Vec::with_capacity(hashing.len());
+        while let Some(joined) = hashing.join_next().await {
+            let (index, id, secret, hash) = joined.map_err(|_| AdmitError::Hashing)?;
+            hashed.push((index, id, secret, hash?));
+        }
+        hashed.sort_by_key(|(index, ..)| *index);
+        let decisions = self.decide(|ctx| {
+            let mut decisions = Vec::with_capacity(hashed.len());
+            for (index, id, secret, hash) in hashed {
+                let account = &found[&id];
+                match decide::issue_temporary_password(ctx, &actor, account, secret, hash) {
+                    Ok(decision) => decisions.push((index, decision)),
+                    Err(error) => outcomes[index] = Some(BatchRowOutcome::Refused(error.to_string())),
+                }
+            }
+            decisions
+        });
+        self.commit_rows(decisions, &mut outcomes, |d| {
+            BatchRowOutcome::Done(d.account.as_ref().map(|a| a.id).unwrap_or_else(|| unreachable!()))
+        })
+        .await?;
+        Ok(crate::accounts::rows(outcomes))
     }
 
     /// Generates one temporary password (« Génération responsable par responsable »).
@@ -450,22 +490,8 @@ impl Admit {
     }
 
     async fn temporary_password(&self, actor: &AccountRecord, account: &AccountRecord) -> Result<()> {
-        // Decide first with a placeholder to refuse early (forbidden, no address) before hashing.
-        admit_core::authz::authorize(
-            actor,
-            admit_core::authz::Action::IssueTemporaryPassword,
-            &admit_core::authz::Target {
-                kind: account.kind,
-                grants: &account.grants,
-                is_last_platform_administrator: false,
-            },
-        )?;
-        if !account.is_available() {
-            return Err(AdmitError::AccountUnavailable);
-        }
-        if account.email.is_none() {
-            return Err(AdmitError::NoEmail);
-        }
+        // Refuse early (forbidden, unavailable, no address) before spending a hash.
+        eligible_for_temporary_password(actor, account)?;
         let password = generate_temporary_password(&mut rand::rng());
         let secret = MailSecret::new(password.expose_secret().to_owned());
         let hash = self.hash_password(password).await?;
@@ -474,4 +500,21 @@ impl Admit {
         self.commit(decision).await?;
         Ok(())
     }
+}
+
+/// The checks `decide::issue_temporary_password` makes, run before hashing so a refused row
+/// costs no Argon2 work.
+fn eligible_for_temporary_password(actor: &AccountRecord, account: &AccountRecord) -> Result<()> {
+    admit_core::authz::authorize(
+        actor,
+        admit_core::authz::Action::IssueTemporaryPassword,
+        &admit_core::authz::Target::new(account.kind, &account.grants, false),
+    )?;
+    if !account.is_available() {
+        return Err(AdmitError::AccountUnavailable);
+    }
+    if account.email.is_none() {
+        return Err(AdmitError::NoEmail);
+    }
+    Ok(())
 }

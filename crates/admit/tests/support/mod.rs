@@ -75,12 +75,18 @@ impl World {
     /// The token in the last delivered mail to `address`.
     pub async fn last_token_to(&self, address: &str) -> String {
         let sent = self.deliver().await;
-        let mail = sent.iter().rev().find(|m| m.to().address.as_str() == address).unwrap_or_else(|| {
-            panic!(
-                "no mail to {address} among {:?}",
-                sent.iter().map(|m| m.to().address.to_string()).collect::<Vec<_>>()
-            )
-        });
+        // Mails are sent concurrently: the newest is the one with the greatest Message-ID
+        // (ids increase in creation order), not the last one delivered.
+        let mail = sent
+            .iter()
+            .filter(|m| m.to().address.as_str() == address)
+            .max_by_key(|m| m.message_id().to_owned())
+            .unwrap_or_else(|| {
+                panic!(
+                    "no mail to {address} among {:?}",
+                    sent.iter().map(|m| m.to().address.to_string()).collect::<Vec<_>>()
+                )
+            });
         token_in(mail).unwrap_or_else(|| panic!("no link in the mail to {address}"))
     }
 
