@@ -41,7 +41,7 @@ def ratio(a, b):
 def main():
     m = {}
     for group in ["tokens_issue", "tokens_verify", "tokens_issue_os_rng", "tokens_reject", "tokens_parse",
-                  "tokens_parts", "passwords"]:
+                  "tokens_parts", "passwords", "workflow_invite_accept", "workflow_reset_request"]:
         folder = CRITERION / group
         if folder.is_dir():
             for function in sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "report"):
@@ -69,6 +69,18 @@ def main():
         print("\n`passwords` (Argon2id, m = 19 MiB, t = 2, p = 1) | median\n---|---:")
         for function in passwords:
             print(f"{function} | {fmt(m[('passwords', function)])}")
+
+    for group in ["workflow_invite_accept", "workflow_reset_request"]:
+        functions = sorted(f for (g, f) in m if g == group)
+        if functions:
+            print(f"\n`{group}` | median\n---|---:")
+            for function in functions:
+                print(f"{function} | {fmt(m[(group, function)])}")
+    for backend in ["memory", "sqlite"]:
+        known, unknown = m.get(("workflow_reset_request", f"{backend}_known")), m.get(
+            ("workflow_reset_request", f"{backend}_unknown"))
+        if known and unknown:
+            print(f"\nself-service reset on {backend}: known ÷ unknown = {ratio(known, unknown)}")
 
     get = lambda g, f: m.get((g, f)) or float("nan")
     checks = [
