@@ -19,14 +19,36 @@
 //! assert_eq!(parsed.selector(), &issued.record.selector);
 //! assert!(parsed.verify(&issued.record, TokenPurpose::Invitation, clock.now()).is_ok());
 //! ```
+//!
+//! # Randomness
+//!
+//! [`issue`] takes the generator as an argument, behind the `rand_core` [`CryptoRng`]
+//! trait: tests pass a seeded one, production code `rand::rng()` (rand 0.10's
+//! `ThreadRng`). That generator is ChaCha with 12 rounds, one per thread, seeded with 256
+//! bits from the operating system (`getrandom`) on first use and reseeded from it after
+//! every 64 KiB of output. ChaCha12's output cannot be told from random or predicted
+//! without its key (the best published attacks reach 7 rounds), so each token's 32 bytes
+//! are as good as the operating system's, at a fraction of a system call's cost (see
+//! `docs/benchmarks.md`). What it does not do: reseed itself when the process forks or a
+//! virtual machine is restored from a snapshot. A host that forks after admit has issued a
+//! token in the forking thread must call `rand::rng().reseed()` in the child; a host that
+//! snapshots running machines should pass an OS-backed generator
+//! (`rand_core::UnwrapErr(rand::rngs::SysRng)`) wherever it calls admit-core with one.
+//!
+//! # Cost
+//!
+//! Issuing and verifying are bounded by one SHA-256 block each (the verifier is 16 bytes),
+//! plus 32 bytes from the generator and one allocation for the text when issuing. The
+//! base64url codec is written out here (table lookups, no early exit), the hash is one
+//! padded block given straight to the compression function, and the comparison folds the
+//! differences into one word before `subtle` reads it. Malformed text (length, prefix,
+//! alphabet, non-canonical last character) is refused by [`parse`] before any hashing or
+//! store call.
 
 use std::fmt;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand_core::CryptoRng;
 use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use time::Duration;
 
@@ -114,9 +136,98 @@ impl VerifierHash {
         self.0
     }
 
+    /// SHA-256 of a verifier. A 16-byte message fits one block, so the block is padded
+    /// here (FIPS 180-4 §5.1.1) and compressed once, without the streaming hasher's
+    /// buffering; the known-answer tests pin the result.
     fn of(verifier: &[u8; VERIFIER_LEN]) -> Self {
-        VerifierHash(Sha256::digest(verifier).into())
+        let mut block = [0u8; 64];
+        block[..VERIFIER_LEN].copy_from_slice(verifier);
+        block[VERIFIER_LEN] = 0x80;
+        block[56..].copy_from_slice(&(8 * VERIFIER_LEN as u64).to_be_bytes());
+        let mut state = SHA256_IV;
+        sha2::block_api::compress256(&mut state, &[block]);
+        block.fill(0);
+        let mut hash = [0u8; 32];
+        for (out, word) in hash.as_chunks_mut::<4>().0.iter_mut().zip(state) {
+            *out = word.to_be_bytes();
+        }
+        VerifierHash(hash)
     }
+}
+
+/// SHA-256's initial hash value (FIPS 180-4 §5.3.3).
+const SHA256_IV: [u32; 8] =
+    [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+
+/// The bits in which two byte strings of the same length differ, OR-ed into one word
+/// without branching. The caller compares the result with zero through `subtle` once,
+/// rather than byte by byte (`subtle`'s slice comparison costs an optimisation barrier,
+/// a call and a volatile read, per byte).
+fn diff_words<const N: usize>(a: &[u8; N], b: &[u8; N]) -> u64 {
+    const { assert!(N.is_multiple_of(8)) };
+    let (a, b) = (a.as_chunks::<8>().0, b.as_chunks::<8>().0);
+    a.iter().zip(b).fold(0u64, |diff, (a, b)| diff | (u64::from_ne_bytes(*a) ^ u64::from_ne_bytes(*b)))
+}
+
+/// The URL-safe base64 alphabet (RFC 4648 §5).
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// Marks a byte outside [`ALPHABET`] in [`DECODE`]; valid entries are below 64.
+const INVALID: u8 = 0xff;
+
+/// Each byte's 6-bit value in [`ALPHABET`], or [`INVALID`].
+const DECODE: [u8; 256] = {
+    let mut table = [INVALID; 256];
+    let mut i = 0;
+    while i < 64 {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
+/// Characters of a token's body.
+const BODY_LEN: usize = TOKEN_TEXT_LEN - TOKEN_PREFIX.len();
+
+/// Encodes the 32 token bytes as 43 URL-safe base64 characters without padding: ten
+/// groups of 3 bytes to 4 characters, then 2 bytes to 3 characters (the last one carrying
+/// 4 bits and two zero bits).
+fn encode_body(bytes: &[u8; SELECTOR_LEN + VERIFIER_LEN], out: &mut [u8]) {
+    let (groups, rest) = bytes.as_chunks::<3>();
+    let (quads, tail) = out.as_chunks_mut::<4>();
+    for (group, quad) in groups.iter().zip(quads) {
+        let n = (u32::from(group[0]) << 16) | (u32::from(group[1]) << 8) | u32::from(group[2]);
+        *quad = [18, 12, 6, 0].map(|shift| ALPHABET[(n >> shift) as usize & 63]);
+    }
+    if let ([a, b], [x, y, z]) = (rest, tail) {
+        let n = (u32::from(*a) << 8) | u32::from(*b);
+        *x = ALPHABET[(n >> 10) as usize & 63];
+        *y = ALPHABET[(n >> 4) as usize & 63];
+        *z = ALPHABET[(n << 2) as usize & 63];
+    }
+}
+
+/// Decodes [`encode_body`]'s output, refusing any character outside the alphabet and a
+/// non-canonical last character (its two unused low bits set). The scan has no early
+/// exit: validity is OR-ed together and read once at the end.
+fn decode_body(text: &[u8; BODY_LEN], out: &mut [u8; SELECTOR_LEN + VERIFIER_LEN]) -> bool {
+    let mut seen = 0u8;
+    let (quads, tail) = text.as_chunks::<4>();
+    let (groups, rest) = out.as_chunks_mut::<3>();
+    for (quad, group) in quads.iter().zip(groups) {
+        let [a, b, c, d] = quad.map(|ch| DECODE[usize::from(ch)]);
+        seen |= a | b | c | d;
+        let n = (u32::from(a) << 18) | (u32::from(b) << 12) | (u32::from(c) << 6) | u32::from(d);
+        *group = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+    }
+    if let ([x, y, z], [a, b]) = (tail, rest) {
+        let [x, y, z] = [*x, *y, *z].map(|ch| DECODE[usize::from(ch)]);
+        seen |= x | y | z | ((z & 0x03) << 6);
+        let n = (u32::from(x) << 10) | (u32::from(y) << 4) | (u32::from(z) >> 2);
+        *a = (n >> 8) as u8;
+        *b = n as u8;
+    }
+    (seen & 0xc0) == 0
 }
 
 impl fmt::Debug for VerifierHash {
@@ -279,7 +390,8 @@ pub struct IssuedToken {
 /// Issues a token for `account_id` with `purpose`, valid from `now` for `ttl`.
 ///
 /// `rng` must be a cryptographically secure generator (`rand::rng()` in production; a
-/// seeded one in tests).
+/// seeded one in tests); see the [module documentation](self#randomness) for why
+/// `rand::rng()` is fit and where it is not.
 pub fn issue(
     rng: &mut (impl CryptoRng + ?Sized),
     account_id: AccountId,
@@ -291,12 +403,14 @@ pub fn issue(
     let mut bytes = [0u8; SELECTOR_LEN + VERIFIER_LEN];
     rng.fill_bytes(&mut bytes);
     let (selector, verifier) = split(&bytes);
-    let mut text = [0u8; TOKEN_TEXT_LEN];
-    text[..TOKEN_PREFIX.len()].copy_from_slice(TOKEN_PREFIX.as_bytes());
-    let written = URL_SAFE_NO_PAD.encode_slice(bytes, &mut text[TOKEN_PREFIX.len()..]).unwrap_or_default();
-    debug_assert_eq!(written, 43);
-    // The buffer holds only ASCII from the prefix and the base64 alphabet.
-    let text = String::from_utf8_lossy(&text).into_owned();
+    // Written in place in the allocation the secret keeps (length = capacity, so turning it
+    // into a boxed `str` moves nothing).
+    let mut text = Vec::with_capacity(TOKEN_TEXT_LEN);
+    text.extend_from_slice(TOKEN_PREFIX.as_bytes());
+    text.resize(TOKEN_TEXT_LEN, 0);
+    encode_body(&bytes, &mut text[TOKEN_PREFIX.len()..]);
+    let raw =
+        RawToken(SecretString::from(String::from_utf8(text).expect("the prefix and the base64 alphabet are ASCII")));
     let record = TokenRecord {
         selector: TokenSelector(selector),
         verifier_hash: VerifierHash::of(&verifier),
@@ -310,7 +424,7 @@ pub fn issue(
         revoked_reason: None,
     };
     bytes.fill(0);
-    IssuedToken { raw: RawToken(SecretString::from(text)), record }
+    IssuedToken { raw, record }
 }
 
 fn split(bytes: &[u8; SELECTOR_LEN + VERIFIER_LEN]) -> ([u8; SELECTOR_LEN], [u8; VERIFIER_LEN]) {
@@ -345,14 +459,16 @@ impl Drop for ParsedToken {
 /// # Errors
 /// [`LinkError`] (malformed).
 pub fn parse(text: &str) -> Result<ParsedToken, LinkError> {
-    let bytes = text.as_bytes();
-    if bytes.len() != TOKEN_TEXT_LEN || !bytes.starts_with(TOKEN_PREFIX.as_bytes()) {
-        return Err(LinkError::new(LinkFailure::Malformed));
+    let malformed = || LinkError::new(LinkFailure::Malformed);
+    let (prefix, body) = text.as_bytes().split_at_checked(TOKEN_PREFIX.len()).ok_or_else(malformed)?;
+    let body = <&[u8; BODY_LEN]>::try_from(body).map_err(|_| malformed())?;
+    if prefix != TOKEN_PREFIX.as_bytes() {
+        return Err(malformed());
     }
     let mut raw = [0u8; SELECTOR_LEN + VERIFIER_LEN];
-    match URL_SAFE_NO_PAD.decode_slice(&bytes[TOKEN_PREFIX.len()..], &mut raw) {
-        Ok(n) if n == raw.len() => {}
-        _ => return Err(LinkError::new(LinkFailure::Malformed)),
+    if !decode_body(body, &mut raw) {
+        raw.fill(0);
+        return Err(malformed());
     }
     let (selector, verifier) = split(&raw);
     raw.fill(0);
@@ -372,8 +488,9 @@ impl ParsedToken {
     /// # Errors
     /// [`LinkError`] with the reason.
     pub fn verify(&self, record: &TokenRecord, purpose: TokenPurpose, now: Timestamp) -> Result<(), LinkError> {
-        let matches = self.selector.0.ct_eq(&record.selector.0)
-            & VerifierHash::of(&self.verifier).0.ct_eq(&record.verifier_hash.0);
+        let diff = diff_words(&self.selector.0, &record.selector.0)
+            | diff_words(&VerifierHash::of(&self.verifier).0, &record.verifier_hash.0);
+        let matches = diff.ct_eq(&0);
         if !bool::from(matches) {
             return Err(LinkError::new(LinkFailure::WrongVerifier));
         }
@@ -427,5 +544,81 @@ impl LinkError {
 impl fmt::Debug for LinkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "LinkError({:?})", self.reason)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The hand-written codec, hash and comparison against the reference crates.
+
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use rand::rngs::StdRng;
+    use rand::{RngExt, SeedableRng};
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    #[test]
+    fn verifier_hash_is_sha256() {
+        let mut rng = StdRng::seed_from_u64(11);
+        let mut verifiers = vec![[0u8; VERIFIER_LEN], [0xff; VERIFIER_LEN]];
+        verifiers.extend((0..1000).map(|_| rng.random::<[u8; VERIFIER_LEN]>()));
+        for verifier in verifiers {
+            let expected: [u8; 32] = Sha256::digest(verifier).into();
+            assert_eq!(VerifierHash::of(&verifier).0, expected, "{verifier:?}");
+        }
+    }
+
+    #[test]
+    fn body_codec_matches_the_base64_crate() {
+        let mut rng = StdRng::seed_from_u64(12);
+        for _ in 0..2000 {
+            let bytes = rng.random::<[u8; 32]>();
+            let mut body = [0u8; BODY_LEN];
+            encode_body(&bytes, &mut body);
+            assert_eq!(body.as_slice(), URL_SAFE_NO_PAD.encode(bytes).as_bytes());
+            let mut back = [0u8; 32];
+            assert!(decode_body(&body, &mut back));
+            assert_eq!(back, bytes);
+        }
+    }
+
+    #[test]
+    fn body_decoder_refuses_exactly_what_the_base64_crate_refuses() {
+        // Every byte value at every position of a few bodies, the last (non-canonical)
+        // position included.
+        let mut rng = StdRng::seed_from_u64(13);
+        for _ in 0..4 {
+            let mut body = [0u8; BODY_LEN];
+            encode_body(&rng.random::<[u8; 32]>(), &mut body);
+            for at in 0..BODY_LEN {
+                for byte in 0..=255u8 {
+                    let mut candidate = body;
+                    candidate[at] = byte;
+                    let mut ours = [0u8; 32];
+                    let accepted = decode_body(&candidate, &mut ours);
+                    let mut theirs = [0u8; 32];
+                    let reference = matches!(URL_SAFE_NO_PAD.decode_slice(candidate, &mut theirs), Ok(32));
+                    assert_eq!(accepted, reference, "byte {byte:#04x} at {at}");
+                    if accepted {
+                        assert_eq!(ours, theirs);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn word_comparison_finds_any_differing_bit() {
+        let a = [0x5au8; 32];
+        assert_eq!(diff_words(&a, &a), 0);
+        for byte in 0..32 {
+            for bit in 0..8 {
+                let mut b = a;
+                b[byte] ^= 1 << bit;
+                assert_ne!(diff_words(&a, &b), 0, "bit {bit} of byte {byte}");
+            }
+        }
     }
 }

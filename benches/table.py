@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Prints the medians of the last `cargo bench` run as the Markdown tables of
+docs/benchmarks.md, with same-run ratios and the targets of issue 8 checked.
+
+    cargo bench --bench tokens && cargo bench --bench passwords && python3 benches/table.py
+
+Reads target/criterion/<group>/<function>/new/estimates.json (criterion's own output);
+CARGO_TARGET_DIR is honoured.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CRITERION = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "criterion"
+
+
+def median_ns(group, function):
+    path = CRITERION / group / function / "new" / "estimates.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text())["median"]["point_estimate"]
+
+
+def fmt(ns):
+    if ns is None:
+        return "not run"
+    if ns >= 1e6:
+        return f"{ns / 1e6:.2f} ms"
+    if ns >= 1e3:
+        return f"{ns / 1e3:.3f} µs"
+    return f"{ns:.1f} ns"
+
+
+def ratio(a, b):
+    return f"{a / b:.2f}×" if a and b else "n/a"
+
+
+def main():
+    m = {}
+    for group in ["tokens_issue", "tokens_verify", "tokens_issue_os_rng", "tokens_reject", "tokens_parse",
+                  "tokens_parts", "passwords", "workflow_invite_accept", "workflow_reset_request"]:
+        folder = CRITERION / group
+        if folder.is_dir():
+            for function in sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "report"):
+                m[(group, function)] = median_ns(group, function)
+    if not m:
+        sys.exit(f"no criterion results under {CRITERION}: run `cargo bench --bench tokens` first")
+
+    for group in ["tokens_issue", "tokens_verify"]:
+        admit, floor = m.get((group, "admit")), m.get((group, "floor"))
+        print(f"\n`{group}` | median | ÷ floor | ÷ admit\n---|---:|---:|---:")
+        for function in ["admit", "floor", "latchkey", "jsonwebtoken_hs256"]:
+            value = m.get((group, function))
+            print(f"{function} | {fmt(value)} | {ratio(value, floor)} | {ratio(value, admit)}")
+
+    rows = [("tokens_issue_os_rng", f) for f in ["admit", "floor"]]
+    rows += [("tokens_reject", f) for f in ["malformed", "wrong_verifier", "wrong_length"]]
+    rows += [("tokens_parse", f) for f in ["admit_valid", "admit_malformed"]]
+    rows += [("tokens_parts", f) for f in ["thread_rng_32_bytes", "os_rng_32_bytes", "sha256_16_bytes",
+                                           "selector_lookup"]]
+    print("\nbenchmark | median\n---|---:")
+    for key in rows:
+        print(f"{key[0]}/{key[1]} | {fmt(m.get(key))}")
+    passwords = sorted(f for (g, f) in m if g == "passwords")
+    if passwords:
+        print("\n`passwords` (Argon2id, m = 19 MiB, t = 2, p = 1) | median\n---|---:")
+        for function in passwords:
+            print(f"{function} | {fmt(m[('passwords', function)])}")
+
+    for group in ["workflow_invite_accept", "workflow_reset_request"]:
+        functions = sorted(f for (g, f) in m if g == group)
+        if functions:
+            print(f"\n`{group}` | median\n---|---:")
+            for function in functions:
+                print(f"{function} | {fmt(m[(group, function)])}")
+    for backend in ["memory", "sqlite"]:
+        known, unknown = m.get(("workflow_reset_request", f"{backend}_known")), m.get(
+            ("workflow_reset_request", f"{backend}_unknown"))
+        if known and unknown:
+            print(f"\nself-service reset on {backend}: known ÷ unknown = {ratio(known, unknown)}")
+
+    get = lambda g, f: m.get((g, f)) or float("nan")
+    checks = [
+        ("issue ≤ 1.2 × floor", get("tokens_issue", "admit") <= 1.2 * get("tokens_issue", "floor")),
+        ("verify ≤ 1.2 × floor", get("tokens_verify", "admit") <= 1.2 * get("tokens_verify", "floor")),
+        ("issue < latchkey", get("tokens_issue", "admit") < get("tokens_issue", "latchkey")),
+        ("verify < latchkey", get("tokens_verify", "admit") < get("tokens_verify", "latchkey")),
+        ("issue ≥ 5 × faster than jsonwebtoken",
+         get("tokens_issue", "jsonwebtoken_hs256") >= 5 * get("tokens_issue", "admit")),
+        ("verify ≥ 5 × faster than jsonwebtoken",
+         get("tokens_verify", "jsonwebtoken_hs256") >= 5 * get("tokens_verify", "admit")),
+        ("malformed < 50 ns", get("tokens_reject", "malformed") < 50),
+        ("wrong verifier ≤ valid (+5 % for noise)",
+         get("tokens_reject", "wrong_verifier") <= 1.05 * get("tokens_verify", "admit")),
+    ]
+    print("\ntarget | met\n---|---")
+    for name, met in checks:
+        print(f"{name} | {'yes' if met else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()
