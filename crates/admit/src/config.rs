@@ -99,6 +99,7 @@ pub struct AdmitBuilder {
     rate_limits: RateLimits,
     admin_set_password: bool,
     hashing_concurrency: usize,
+    reset_response_floor: std::time::Duration,
     sender_name: String,
     sender_address: String,
     default_locale: Locale,
@@ -121,6 +122,7 @@ impl Default for AdmitBuilder {
             rate_limits: RateLimits::default(),
             admin_set_password: true,
             hashing_concurrency: std::thread::available_parallelism().map_or(2, usize::from),
+            reset_response_floor: Self::DEFAULT_RESET_RESPONSE_FLOOR,
             sender_name: "admit".to_owned(),
             sender_address: "no-reply@localhost.localdomain".to_owned(),
             default_locale: Locale::en(),
@@ -129,6 +131,19 @@ impl Default for AdmitBuilder {
 }
 
 impl AdmitBuilder {
+    /// The default [`AdmitBuilder::reset_response_floor`]: 50 ms.
+    pub const DEFAULT_RESET_RESPONSE_FLOOR: std::time::Duration = std::time::Duration::from_millis(50);
+
+    /// The least time a self-service reset request takes to answer (default 50 ms). A known
+    /// address costs a token, a rendered subject and a larger commit; an unknown one does
+    /// not. Answering no sooner than this floor keeps the two indistinguishable by timing
+    /// (the call sleeps, off the executor's threads, for whatever the work left). Zero turns
+    /// the padding off.
+    pub fn reset_response_floor(mut self, floor: std::time::Duration) -> Self {
+        self.reset_response_floor = floor;
+        self
+    }
+
     /// The store (required).
     pub fn store(mut self, store: impl Store) -> Self {
         self.store = Some(Arc::new(store));
@@ -297,6 +312,7 @@ impl AdmitBuilder {
             rate_limits: limits,
             admin_set_password: self.admin_set_password,
             hashing_concurrency: self.hashing_concurrency,
+            reset_response_floor: self.reset_response_floor,
             sender_name: self.sender_name,
             sender,
             default_locale: self.default_locale,

@@ -91,6 +91,7 @@ pub(crate) struct Parts {
     pub(crate) rate_limits: RateLimits,
     pub(crate) admin_set_password: bool,
     pub(crate) hashing_concurrency: usize,
+    pub(crate) reset_response_floor: std::time::Duration,
     pub(crate) sender_name: String,
     pub(crate) sender: admit_core::Email,
     pub(crate) default_locale: Locale,
@@ -109,6 +110,7 @@ pub(crate) struct Inner {
     pub(crate) rate_limits: RateLimits,
     pub(crate) admin_set_password: bool,
     hashing: Arc<Semaphore>,
+    pub(crate) reset_response_floor: std::time::Duration,
     pub(crate) sender_name: String,
     pub(crate) sender: admit_core::Email,
     #[allow(dead_code)]
@@ -156,6 +158,7 @@ impl Admit {
                 rate_limits: parts.rate_limits,
                 admin_set_password: parts.admin_set_password,
                 hashing: Arc::new(Semaphore::new(parts.hashing_concurrency)),
+                reset_response_floor: parts.reset_response_floor,
                 sender_name: parts.sender_name,
                 sender: parts.sender,
                 default_locale: parts.default_locale,

@@ -249,7 +249,9 @@ impl Admit {
 
     /// Self-service "forgot password". Answers `Ok(())` whether or not the address exists,
     /// is invited, disabled, or the request is throttled, with the same store work each
-    /// time (two rate-limit hits, one look-up, one commit): a known, eligible account gets
+    /// time (two rate-limit hits, one look-up, one commit), and no sooner than the
+    /// [response floor](crate::AdmitBuilder::reset_response_floor), so timing does not tell
+    /// a known address from an unknown one: a known, eligible account gets
     /// a reset link at its stored address; anyone else gets no mail (admit sends no
     /// "unknown address" notice, so a typed address receives nothing it did not ask for).
     /// `requester` is the key the host rate-limits by (the client IP, say).
@@ -259,6 +261,7 @@ impl Admit {
     /// store failure.
     pub async fn request_password_reset(&self, email: &str, requester: &str) -> Result<()> {
         let email = Email::parse(email)?;
+        let answer_at = tokio::time::Instant::now() + self.inner.reset_response_floor;
         let now = self.now();
         let limits = self.inner.rate_limits;
         let store = &self.inner.store;
@@ -284,6 +287,7 @@ impl Admit {
         let candidate = if throttled { None } else { account.as_ref() };
         let decision = self.decide(|ctx| decide::request_reset(ctx, candidate, &requester));
         self.commit(decision).await?;
+        tokio::time::sleep_until(answer_at).await;
         Ok(())
     }
 

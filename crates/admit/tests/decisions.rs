@@ -240,6 +240,17 @@ on_every_store! {
         assert!(sent.iter().all(|m| m.to().address.as_str() == "oli@example.org"), "nobody else got mail");
     }
 
+    // Timing does not tell known from unknown: every answer waits for the response floor.
+    async fn self_service_answers_no_sooner_than_the_response_floor(w: World) {
+        w.active_member("vic@example.org", "Vic", collaborator_of("p1"), "green apple orchard").await;
+        for email in ["vic@example.org", "nobody@example.org"] {
+            let started = std::time::Instant::now();
+            w.admit.request_password_reset(email, REQUESTER).await.unwrap();
+            let floor = admit::AdmitBuilder::DEFAULT_RESET_RESPONSE_FLOOR;
+            assert!(started.elapsed() >= floor, "{email}: answered before the {floor:?} floor");
+        }
+    }
+
     // Admin set-password may be turned off (ASVS level 3).
     async fn admin_set_password_can_be_turned_off(w: World) {
         let id = w.member("pat@example.org", "Pat", collaborator_of("p1"), Invite::Later).await;
