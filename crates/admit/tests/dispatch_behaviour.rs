@@ -354,12 +354,22 @@ impl tracing::Subscriber for Capture {
     fn exit(&self, _: &tracing::span::Id) {}
 }
 
-// Current-thread runtime: the thread's default subscriber sees the dispatcher's tasks.
+// The capture is this test binary's global subscriber: a thread-local one (`set_default`)
+// was flaky, as callsites first hit by other tests' threads could keep a cached "never"
+// interest. Other tests' lines land in the buffer too; every check below is either about
+// this test's own mails or holds for every mail of every test.
+static TRACES: std::sync::OnceLock<Arc<Mutex<Vec<String>>>> = std::sync::OnceLock::new();
+
 #[tokio::test]
 async fn dispatch_tracing_shows_mail_ids_never_secrets_or_addresses() {
-    let lines = Arc::new(Mutex::new(Vec::new()));
-    let _guard =
-        tracing::subscriber::set_default(Capture { lines: lines.clone(), next: std::sync::atomic::AtomicU64::new(1) });
+    let lines = TRACES
+        .get_or_init(|| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let capture = Capture { lines: lines.clone(), next: std::sync::atomic::AtomicU64::new(1) };
+            tracing::subscriber::set_global_default(capture).expect("the only global subscriber of this binary");
+            lines
+        })
+        .clone();
     let flaky = FlakyStore::new(memory());
     let store: Arc<dyn Store> = Arc::new(flaky.clone());
     let clock = TestClock::default_start();
