@@ -41,7 +41,8 @@ def ratio(a, b):
 def main():
     m = {}
     for group in ["tokens_issue", "tokens_verify", "tokens_issue_os_rng", "tokens_reject", "tokens_parse",
-                  "tokens_parts", "passwords", "workflow_invite_accept", "workflow_reset_request"]:
+                  "tokens_parts", "passwords", "workflow_invite_accept", "workflow_reset_request",
+                  "store_token_cycle", "batch_create_invite_10000", "dispatch_drain_10000", "accept_concurrent"]:
         folder = CRITERION / group
         if folder.is_dir():
             for function in sorted(p.name for p in folder.iterdir() if p.is_dir() and p.name != "report"):
@@ -81,6 +82,34 @@ def main():
             ("workflow_reset_request", f"{backend}_unknown"))
         if known and unknown:
             print(f"\nself-service reset on {backend}: known ÷ unknown = {ratio(known, unknown)}")
+
+    for group in ["store_token_cycle", "batch_create_invite_10000"]:
+        functions = sorted(f for (g, f) in m if g == group)
+        if functions:
+            print(f"\n`{group}` | median\n---|---:")
+            for function in functions:
+                print(f"{function} | {fmt(m[(group, function)])}")
+    drains = sorted(f for (g, f) in m if g == "dispatch_drain_10000")
+    if drains:
+        print("\n`dispatch_drain_10000` | median | mails/s\n---|---:|---:")
+        for function in drains:
+            ns = m[("dispatch_drain_10000", function)]
+            print(f"{function} | {fmt(ns)} | {10_000 / (ns / 1e9):,.0f}")
+    hash_ns = m.get(("accept_concurrent", "argon2id_hash_default"))
+    cores = os.cpu_count() or 1
+    if hash_ns:
+        bound = cores / (hash_ns / 1e9)
+        print(f"\none hash {fmt(hash_ns)}; {cores} cores ÷ one hash = {bound:.1f} accepts/s")
+        threads = m.get(("accept_concurrent", f"argon2id_hash_default_x{cores}_threads"))
+        if threads:
+            print(f"{cores} hashes on {cores} threads at once: {fmt(threads)}, "
+                  f"{cores / (threads / 1e9):.1f} hashes/s ({cores / (threads / 1e9) / bound:.2f} of that bound)")
+        print("\n`accept_concurrent` | median | accepts/s | ÷ (cores ÷ hash)\n---|---:|---:|---:")
+        for n in [1, 2, 4, 8]:
+            ns = m.get(("accept_concurrent", f"memory_{n}"))
+            if ns:
+                rate = n / (ns / 1e9)
+                print(f"memory_{n} | {fmt(ns)} | {rate:.1f} | {rate / bound:.2f}")
 
     get = lambda g, f: m.get((g, f)) or float("nan")
     checks = [
