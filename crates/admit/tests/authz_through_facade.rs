@@ -4,7 +4,7 @@
 //! {platform, programme p1, programme p2, client file c1} × {administrator, collaborator,
 //! guest}. Targets: each kind × each of the same 12 grants, in status `Invited`. A refused
 //! cell must answer `Forbidden` with the oracle's reason, change nothing in the store and
-//! send no mail; an allowed cell must not answer `Forbidden`.
+//! send no mail; an allowed cell (on a fresh target, past the re-send limit) must succeed.
 
 mod support;
 
@@ -205,6 +205,8 @@ async fn run_matrix(w: World) {
                             f.reason()
                         );
                     }
+                    // Fresh target, clock moved past the re-send limit: nothing else refuses it.
+                    assert!(got.is_ok(), "{what:?} by {actor:?} on {kind:?} {grant:?}: {got:?}");
                     w.deliver().await;
                     w.clock.advance(time::Duration::minutes(2));
                     cells += 1;
