@@ -151,6 +151,13 @@ impl Where {
         self.conds.push(cond);
     }
 
+    /// Adds the condition `{lhs} {placeholder}` with its value (`lhs` is a fixed SQL
+    /// fragment such as `"kind ="`, never user text).
+    fn cond(&mut self, lhs: &str, arg: Arg) {
+        let v = self.arg(arg);
+        self.push(format!("{lhs} {v}"));
+    }
+
     fn sql(&self) -> String {
         if self.conds.is_empty() { String::new() } else { format!(" WHERE {}", self.conds.join(" AND ")) }
     }
@@ -553,8 +560,7 @@ impl This {
     fn account_filter(&self, filter: &AccountFilter, w: &mut Where) {
         let p = &self.prefix;
         if let Some(kind) = filter.kind {
-            let v = w.arg(Arg::Text(kind.as_str().to_owned()));
-            w.push(format!("a.kind = {v}"));
+            w.cond("a.kind =", Arg::Text(kind.as_str().to_owned()));
         }
         if let Some(text) = &filter.text {
             let v = w.arg(Arg::Text(like_pattern(text)));
@@ -895,8 +901,7 @@ impl Store for This {
         let limit = page_size(query.limit);
         let mut w = Where::default();
         if let Some(after) = query.after {
-            let v = w.arg(Arg::Bytes(after.to_bytes().to_vec()));
-            w.push(format!("a.id > {v}"));
+            w.cond("a.id >", Arg::Bytes(after.to_bytes().to_vec()));
         }
         self.account_filter(&query.filter, &mut w);
         if let Some(status) = query.status {
@@ -1032,12 +1037,10 @@ impl Store for This {
         let limit = page_size(query.limit);
         let mut w = Where::default();
         if let Some(after) = query.after {
-            let v = w.arg(Arg::Bytes(after.to_bytes().to_vec()));
-            w.push(format!("id < {v}"));
+            w.cond("id <", Arg::Bytes(after.to_bytes().to_vec()));
         }
         if let Some(account) = query.account_id {
-            let v = w.arg(Arg::Bytes(account.to_bytes().to_vec()));
-            w.push(format!("account_id = {v}"));
+            w.cond("account_id =", Arg::Bytes(account.to_bytes().to_vec()));
         }
         if let Some(recipient) = &query.recipient {
             let v = w.arg(Arg::Text(like_pattern(recipient)));
@@ -1048,20 +1051,16 @@ impl Store for This {
             w.push(format!("subject_lc LIKE {v} ESCAPE '\\'"));
         }
         if let Some(kind) = query.kind {
-            let v = w.arg(Arg::Text(kind.as_str().to_owned()));
-            w.push(format!("kind = {v}"));
+            w.cond("kind =", Arg::Text(kind.as_str().to_owned()));
         }
         if let Some(status) = query.status {
-            let v = w.arg(Arg::Text(status.as_str().to_owned()));
-            w.push(format!("status = {v}"));
+            w.cond("status =", Arg::Text(status.as_str().to_owned()));
         }
         if let Some(since) = query.since {
-            let v = w.arg(Arg::I64(ts(since)));
-            w.push(format!("created_at >= {v}"));
+            w.cond("created_at >=", Arg::I64(ts(since)));
         }
         if let Some(until) = query.until {
-            let v = w.arg(Arg::I64(ts(until)));
-            w.push(format!("created_at < {v}"));
+            w.cond("created_at <", Arg::I64(ts(until)));
         }
         let lim = w.arg(Arg::I64(i64::try_from(limit).unwrap_or(i64::MAX)));
         let sql = format!("SELECT {} FROM {p}outbox{} ORDER BY id DESC LIMIT {lim}", cols(&MAIL_COLS, ""), w.sql());
@@ -1112,28 +1111,22 @@ impl Store for This {
         let limit = page_size(query.limit);
         let mut w = Where::default();
         if let Some(after) = query.after {
-            let v = w.arg(Arg::Bytes(after.to_bytes().to_vec()));
-            w.push(format!("id < {v}"));
+            w.cond("id <", Arg::Bytes(after.to_bytes().to_vec()));
         }
         if let Some(actor) = query.actor {
-            let v = w.arg(Arg::Bytes(actor.to_bytes().to_vec()));
-            w.push(format!("actor = {v}"));
+            w.cond("actor =", Arg::Bytes(actor.to_bytes().to_vec()));
         }
         if let Some(target) = query.target {
-            let v = w.arg(Arg::Bytes(target.to_bytes().to_vec()));
-            w.push(format!("target = {v}"));
+            w.cond("target =", Arg::Bytes(target.to_bytes().to_vec()));
         }
         if let Some(action) = query.action {
-            let v = w.arg(Arg::Text(action.as_str().to_owned()));
-            w.push(format!("action = {v}"));
+            w.cond("action =", Arg::Text(action.as_str().to_owned()));
         }
         if let Some(since) = query.since {
-            let v = w.arg(Arg::I64(ts(since)));
-            w.push(format!("at >= {v}"));
+            w.cond("at >=", Arg::I64(ts(since)));
         }
         if let Some(until) = query.until {
-            let v = w.arg(Arg::I64(ts(until)));
-            w.push(format!("at < {v}"));
+            w.cond("at <", Arg::I64(ts(until)));
         }
         let lim = w.arg(Arg::I64(i64::try_from(limit).unwrap_or(i64::MAX)));
         let sql = format!("SELECT {} FROM {p}audit{} ORDER BY id DESC LIMIT {lim}", cols(&AUDIT_COLS, ""), w.sql());
