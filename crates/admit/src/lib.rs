@@ -222,8 +222,10 @@ impl Admit {
     }
 
     /// Commits a decision and publishes its events.
-    pub(crate) async fn commit(&self, decision: Decision) -> Result<Decision> {
-        self.inner.store.commit(decision.change.clone()).await?;
+    /// The returned decision keeps the account and the events; its change set has been
+    /// handed to the store (moved, not copied: a batch's change set can hold 10,000 rows).
+    pub(crate) async fn commit(&self, mut decision: Decision) -> Result<Decision> {
+        self.inner.store.commit(std::mem::take(&mut decision.change)).await?;
         for event in &decision.events {
             let _ = self.inner.events.send(*event);
         }
