@@ -26,10 +26,10 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use argon2::password_hash::{self, phc};
-use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::phc;
+use argon2::{ARGON2ID_IDENT, Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use rand_core::CryptoRng;
@@ -566,6 +566,43 @@ impl Default for Argon2Params {
 pub struct PasswordHasher {
     params: Argon2Params,
     dummy: PasswordHash,
+    memory: Arc<WorkingMemory>,
+}
+
+/// Argon2 working memory kept between hashes, shared by a hasher's clones.
+///
+/// A hash at the default parameters fills 19 MiB. Allocating that anew each time means
+/// zeroing it (Argon2 does not need it zeroed: its first pass writes every block before
+/// reading it) and, when the allocator returns it to the system, faulting it in page by
+/// page and a TLB shootdown on every core when it is unmapped. Reusing a buffer skips all
+/// of that. Only buffers of the hasher's own size are kept, at most `keep` of them.
+struct WorkingMemory {
+    blocks: usize,
+    keep: usize,
+    free: Mutex<Vec<Box<[Block]>>>,
+}
+
+impl WorkingMemory {
+    fn new(blocks: usize, keep: usize) -> Self {
+        WorkingMemory { blocks, keep, free: Mutex::new(Vec::new()) }
+    }
+
+    /// Runs `fill` with at least `blocks` blocks of memory, reused when one of the kept
+    /// buffers is large enough; kept afterwards if it has the hasher's own size and fewer
+    /// than `keep` are kept.
+    fn with<R>(&self, blocks: usize, fill: impl FnOnce(&mut [Block]) -> R) -> R {
+        let kept =
+            if blocks <= self.blocks { self.free.lock().unwrap_or_else(PoisonError::into_inner).pop() } else { None };
+        let mut buffer = kept.unwrap_or_else(|| vec![Block::default(); blocks.max(self.blocks)].into_boxed_slice());
+        let result = fill(&mut buffer);
+        if buffer.len() == self.blocks {
+            let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+            if free.len() < self.keep {
+                free.push(buffer);
+            }
+        }
+        result
+    }
 }
 
 impl PasswordHasher {
@@ -583,16 +620,38 @@ impl PasswordHasher {
             STANDARD_NO_PAD.encode([0u8; HASH_LEN]),
             ARGON2ID = ARGON2ID_IDENT.as_str(),
         );
-        PasswordHasher { params, dummy: PasswordHash(dummy) }
+        let blocks = params.to_argon2().map_or(0, |argon2_params| argon2_params.block_count());
+        let keep = std::thread::available_parallelism().map_or(1, usize::from);
+        PasswordHasher { params, dummy: PasswordHash(dummy), memory: Arc::new(WorkingMemory::new(blocks, keep)) }
+    }
+
+    /// Keeps at most `buffers` Argon2 working buffers (each `m_cost` KiB: 19 MiB at the
+    /// default parameters) between hashes instead of allocating one per hash; `0` keeps
+    /// none. The default is the number of cores (`std::thread::available_parallelism`).
+    /// Hosts that bound concurrent hashing (the `admit` facade does) pass that bound.
+    ///
+    /// Reusing the memory changes no output: Argon2 writes every block before reading it.
+    ///
+    /// ```
+    /// use admit_core::{Argon2Params, PasswordHasher};
+    /// use rand::{SeedableRng, rngs::StdRng};
+    /// use secrecy::SecretString;
+    ///
+    /// let password = SecretString::from("un mot de passe");
+    /// let keeping = PasswordHasher::new(Argon2Params::dangerous_fast_for_tests()).keep_memory(2);
+    /// let allocating = PasswordHasher::new(Argon2Params::dangerous_fast_for_tests()).keep_memory(0);
+    /// let a = keeping.hash(&password, &mut StdRng::seed_from_u64(5)).unwrap();
+    /// let b = allocating.hash(&password, &mut StdRng::seed_from_u64(5)).unwrap();
+    /// assert_eq!(a, b);
+    /// ```
+    pub fn keep_memory(mut self, buffers: usize) -> Self {
+        self.memory = Arc::new(WorkingMemory::new(self.memory.blocks, buffers));
+        self
     }
 
     /// The parameters new hashes use.
     pub fn params(&self) -> Argon2Params {
         self.params
-    }
-
-    fn argon2(&self) -> Result<Argon2<'static>, PasswordError> {
-        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.to_argon2()?))
     }
 
     /// Hashes `password` with a fresh 16-byte salt drawn from `rng` (a cryptographically
@@ -614,8 +673,22 @@ impl PasswordHasher {
         }
         let mut salt = [0u8; SALT_LEN];
         rng.fill_bytes(&mut salt);
-        let phc = self.argon2()?.hash_password_with_salt(password, &salt).map_err(|_| PasswordError::Hashing)?;
-        Ok(PasswordHash(phc.to_string()))
+        let params = self.params.to_argon2()?;
+        let blocks = params.block_count();
+        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let mut output = [0u8; HASH_LEN];
+        self.memory
+            .with(blocks, |memory| argon2.hash_password_into_with_memory(password, &salt, &mut output, memory))
+            .map_err(|_| PasswordError::Hashing)?;
+        Ok(PasswordHash(format!(
+            "${ARGON2ID}$v=19$m={},t={},p={}${}${}",
+            self.params.m_cost,
+            self.params.t_cost,
+            self.params.p_cost,
+            STANDARD_NO_PAD.encode(salt),
+            STANDARD_NO_PAD.encode(output),
+            ARGON2ID = ARGON2ID_IDENT.as_str(),
+        )))
     }
 
     /// Whether `password` matches `hash`, with the algorithm and parameters written in the
@@ -630,27 +703,30 @@ impl PasswordHasher {
     /// [`PasswordError::Hashing`] if Argon2 fails.
     pub fn verify(&self, password: &SecretString, hash: &PasswordHash) -> Result<bool, PasswordError> {
         let parsed = phc::PasswordHash::new(hash.as_phc()).map_err(|_| PasswordError::InvalidHash)?;
-        if Algorithm::new(parsed.algorithm.as_str()).is_err() || parsed.salt.is_none() || parsed.hash.is_none() {
+        let algorithm = Algorithm::new(parsed.algorithm.as_str()).map_err(|_| PasswordError::InvalidHash)?;
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
             return Err(PasswordError::InvalidHash);
-        }
+        };
+        let version = match parsed.version {
+            Some(version) => Version::try_from(version).map_err(|_| PasswordError::InvalidHash)?,
+            None => Version::default(),
+        };
+        let params = Params::try_from(&parsed).map_err(|_| PasswordError::InvalidHash)?;
         let password = password.expose_secret().as_bytes();
         if password.len() > MAX_PASSWORD_BYTES {
             return Ok(false);
         }
-        match Argon2::default().verify_password(password, &parsed) {
-            Ok(()) => Ok(true),
-            Err(password_hash::Error::PasswordInvalid) => Ok(false),
-            Err(
-                password_hash::Error::Algorithm
-                | password_hash::Error::EncodingInvalid
-                | password_hash::Error::ParamInvalid { .. }
-                | password_hash::Error::ParamsInvalid
-                | password_hash::Error::SaltInvalid
-                | password_hash::Error::OutputSize
-                | password_hash::Error::Version,
-            ) => Err(PasswordError::InvalidHash),
-            Err(_) => Err(PasswordError::Hashing),
-        }
+        let blocks = params.block_count();
+        let argon2 = Argon2::new(algorithm, version, params);
+        let mut buffer = [0u8; phc::Output::MAX_LENGTH];
+        let output = buffer.get_mut(..expected.len()).ok_or(PasswordError::InvalidHash)?;
+        self.memory
+            .with(blocks, |memory| argon2.hash_password_into_with_memory(password, salt, &mut *output, memory))
+            .map_err(|error| match error {
+                argon2::Error::OutOfMemory => PasswordError::Hashing,
+                _ => PasswordError::InvalidHash,
+            })?;
+        Ok(bool::from(output.ct_eq(expected.as_bytes())))
     }
 
     /// Whether `hash` should be replaced by a new hash of the same password (after a
@@ -755,8 +831,9 @@ pub fn generate_temporary_password(rng: &mut (impl CryptoRng + ?Sized)) -> Secre
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rand::SeedableRng;
+    use argon2::PasswordHasher as _;
     use rand::rngs::StdRng;
+    use rand::{Rng as _, SeedableRng};
 
     fn secret(text: &str) -> SecretString {
         SecretString::from(text)
@@ -1012,6 +1089,60 @@ mod tests {
         let hash = hasher.hash(&at_bound, &mut rng).unwrap();
         assert_eq!(hasher.verify(&at_bound, &hash), Ok(true));
         assert_eq!(hasher.verify(&huge, &hash), Ok(false));
+    }
+
+    /// The PHC string the argon2 crate itself makes, with its own allocation, for `salt`.
+    fn crate_phc(params: Params, algorithm: Algorithm, password: &[u8], salt: &[u8]) -> String {
+        Argon2::new(algorithm, Version::V0x13, params).hash_password_with_salt(password, salt).unwrap().to_string()
+    }
+
+    #[test]
+    fn reused_memory_gives_the_argon2_crates_own_strings() {
+        // Small but real sizes (64 and 256 KiB, 2 lanes): the buffers are reused across
+        // hashes and verifications of other sizes, and every answer must match the crate's.
+        let params = Argon2Params { m_cost: 64, t_cost: 2, p_cost: 2 };
+        let hasher = PasswordHasher::new(params).keep_memory(1);
+        for round in 0..6u8 {
+            let password = format!("mot de passe numéro {round}");
+            let mut salt = [0u8; SALT_LEN];
+            StdRng::seed_from_u64(u64::from(round)).fill_bytes(&mut salt);
+            let ours = hasher.hash(&secret(&password), &mut StdRng::seed_from_u64(u64::from(round))).unwrap();
+            let theirs = crate_phc(params.to_argon2().unwrap(), Algorithm::Argon2id, password.as_bytes(), &salt);
+            assert_eq!(ours.as_phc(), theirs);
+            // A larger and a smaller stored hash in between: neither may disturb the next one.
+            for m in [256, 16] {
+                let other = Params::new(m, 1, 1, Some(HASH_LEN)).unwrap();
+                let stored = PasswordHash::from_phc(crate_phc(other, Algorithm::Argon2i, password.as_bytes(), &salt));
+                assert_eq!(hasher.verify(&secret(&password), &stored), Ok(true), "m = {m}");
+                assert_eq!(hasher.verify(&secret("autre chose, vraiment"), &stored), Ok(false), "m = {m}");
+            }
+            assert_eq!(hasher.verify(&secret(&password), &ours), Ok(true));
+        }
+        // Only buffers of the hasher's own size are kept, never more than asked.
+        let kept = hasher.memory.free.lock().unwrap();
+        assert_eq!(kept.len(), 1);
+        assert!(kept.iter().all(|buffer| buffer.len() == params.to_argon2().unwrap().block_count()));
+    }
+
+    #[test]
+    fn keep_memory_bounds_the_buffers_kept_under_concurrency() {
+        let params = Argon2Params { m_cost: 32, t_cost: 1, p_cost: 1 };
+        for keep in [0, 2] {
+            let hasher = PasswordHasher::new(params).keep_memory(keep);
+            std::thread::scope(|scope| {
+                for thread in 0..4u64 {
+                    let hasher = hasher.clone();
+                    scope.spawn(move || {
+                        let mut rng = StdRng::seed_from_u64(thread);
+                        for _ in 0..20 {
+                            let hash = hasher.hash(&secret("un cheval de course"), &mut rng).unwrap();
+                            assert_eq!(hasher.verify(&secret("un cheval de course"), &hash), Ok(true));
+                        }
+                    });
+                }
+            });
+            assert!(hasher.memory.free.lock().unwrap().len() <= keep, "keep = {keep}");
+        }
     }
 
     #[test]

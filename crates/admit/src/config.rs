@@ -236,7 +236,11 @@ impl AdmitBuilder {
         self
     }
 
-    /// How many passwords may be hashed at once (default: the number of cores).
+    /// How many passwords may be hashed at once (default: the number of cores). Each runs on
+    /// tokio's blocking pool, never on the executor; waiting requests queue for a permit
+    /// (more hashes at once than cores would only share the cores and their caches). The
+    /// hasher keeps as many Argon2 working buffers between hashes (`m_cost` KiB each: 19 MiB
+    /// at the default parameters), see [`PasswordHasher::keep_memory`].
     pub fn hashing_concurrency(mut self, permits: usize) -> Self {
         self.hashing_concurrency = permits.max(1);
         self
@@ -307,7 +311,7 @@ impl AdmitBuilder {
             templates: Arc::new(templates),
             rules,
             password_policy: self.password_policy,
-            hasher: PasswordHasher::new(self.argon2),
+            hasher: PasswordHasher::new(self.argon2).keep_memory(self.hashing_concurrency),
             email_policy: self.email_policy,
             rate_limits: limits,
             admin_set_password: self.admin_set_password,
