@@ -73,6 +73,9 @@ struct State {
     tokens: HashMap<TokenSelector, (u64, TokenRecord)>,
     /// (account, insertion sequence) → selector: the per-account token list.
     tokens_by_account: BTreeMap<(AccountId, u64), TokenSelector>,
+    /// The same, for tokens neither consumed nor revoked (expired ones included): what a
+    /// revocation walks, so an account's spent tokens do not slow its new ones down.
+    unspent_by_account: BTreeMap<(AccountId, u64), TokenSelector>,
     next_token_seq: u64,
     mails: BTreeMap<MailId, MailRecord>,
     /// Pending mails by (created_at, id): the claim order.
@@ -120,15 +123,23 @@ impl State {
         };
         if let Some((seq, old)) = &previous {
             self.tokens_by_account.remove(&(old.account_id, *seq));
+            self.unspent_by_account.remove(&(old.account_id, *seq));
         }
         if let Some((seq, new)) = self.tokens.get(&selector) {
             self.tokens_by_account.insert((new.account_id, *seq), selector);
+            if new.consumed_at.is_none() && new.revoked_at.is_none() {
+                self.unspent_by_account.insert((new.account_id, *seq), selector);
+            }
         }
         previous
     }
 
     fn selectors_of(&self, account: AccountId) -> Vec<TokenSelector> {
         self.tokens_by_account.range((account, 0)..=(account, u64::MAX)).map(|(_, s)| *s).collect()
+    }
+
+    fn unspent_selectors_of(&self, account: AccountId) -> Vec<TokenSelector> {
+        self.unspent_by_account.range((account, 0)..=(account, u64::MAX)).map(|(_, s)| *s).collect()
     }
 
     fn revoke(
@@ -139,7 +150,7 @@ impl State {
         reason: RevokeReason,
         at: Timestamp,
     ) {
-        for selector in self.selectors_of(account) {
+        for selector in self.unspent_selectors_of(account) {
             let Some((seq, record)) = self.tokens.get(&selector) else { continue };
             if purpose.is_some_and(|p| p != record.purpose) || !record.is_live(at) {
                 continue;
@@ -606,6 +617,68 @@ mod tests {
             sent_at: None,
             failed_at: None,
         }
+    }
+
+    /// Not observable through the trait either: a revocation walks only the account's
+    /// unspent tokens, however many spent ones the account has, and the index follows every
+    /// change (insert, consume, revoke, purge).
+    #[test]
+    fn revocations_walk_only_unspent_tokens() {
+        use admit_core::{CredentialEpoch, TokenConsumption, TokenPurpose};
+        let at = Timestamp::from_unix_micros(1_000_000);
+        let store = MemoryStore::new();
+        let account = account(at);
+        let unspent = |store: &MemoryStore| store.lock().unspent_by_account.len();
+        let all = |store: &MemoryStore| store.lock().tokens_by_account.len();
+        runtime().block_on(async {
+            let change =
+                ChangeSet { accounts: vec![crate::AccountWrite::Insert(account.clone())], ..ChangeSet::default() };
+            store.commit(change).await.unwrap();
+            let mut last = None;
+            for _ in 0..50 {
+                let issued = admit_core::token::issue(
+                    &mut rand::rng(),
+                    account.id,
+                    TokenPurpose::PasswordReset,
+                    CredentialEpoch(0),
+                    at,
+                    Duration::hours(1),
+                );
+                last = Some(issued.record.selector);
+                store.commit(ChangeSet { tokens: vec![issued.record], ..ChangeSet::default() }).await.unwrap();
+            }
+            // Each insert revoked the one before it: one unspent token among fifty.
+            assert_eq!((all(&store), unspent(&store)), (50, 1));
+            // A commit that revokes it and then fails puts the index back.
+            let entry = crate::AuditRecord {
+                id: AuditId::from_bytes([9; 16]),
+                at,
+                actor: None,
+                action: crate::AuditAction::SignedIn,
+                target: None,
+                detail: String::new(),
+            };
+            let issued = admit_core::token::issue(
+                &mut rand::rng(),
+                account.id,
+                TokenPurpose::PasswordReset,
+                CredentialEpoch(0),
+                at,
+                Duration::hours(1),
+            );
+            let failing =
+                ChangeSet { tokens: vec![issued.record], audit: vec![entry.clone(), entry], ..ChangeSet::default() };
+            assert!(store.commit(failing).await.is_err());
+            assert_eq!((all(&store), unspent(&store)), (50, 1));
+            assert_eq!(store.lock().unspent_by_account.values().next(), last.as_ref());
+            let selector = last.unwrap();
+            let consume =
+                TokenConsumption { selector, account_id: account.id, credential_epoch: CredentialEpoch(0), at };
+            store.commit(ChangeSet { consume: Some(consume), ..ChangeSet::default() }).await.unwrap();
+            assert_eq!((all(&store), unspent(&store)), (50, 0));
+            store.purge(at + Duration::hours(2)).await.unwrap();
+            assert_eq!((all(&store), unspent(&store)), (0, 0));
+        });
     }
 
     /// Not observable through the trait (every read scrubs): the stored secret itself is gone
