@@ -11,6 +11,7 @@
 mod stores;
 
 use std::hint::black_box;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -24,13 +25,25 @@ use stores::{Backend, Deployment};
 const PASSWORD: &str = "une phrase de passe assez longue";
 
 /// Invites `n` new accounts (untimed), then times their `n` concurrent acceptances.
-async fn accept_once(deployment: &Deployment, next: &AtomicUsize, n: usize) -> Duration {
+/// Before them, times one hash alone with the deployment's parameters into `paired`: the
+/// machine's speed drifts by tens of percent over a minute, so each figure gets a
+/// reference taken right beside it.
+async fn accept_once(
+    deployment: &Deployment,
+    next: &AtomicUsize,
+    n: usize,
+    hasher: &PasswordHasher,
+    paired: &Mutex<Vec<u64>>,
+) -> Duration {
     let first = next.fetch_add(n, Ordering::Relaxed);
     deployment.admit.create_accounts(deployment.admin, stores::rows(first, n), Invite::Now).await.expect("invited");
     deployment.admit.dispatcher(DispatcherConfig::default()).drain().await.expect("delivered");
     let tokens: Vec<String> =
         deployment.mails.take().iter().map(|m| stores::token_in(m).expect("a link")).collect::<Vec<_>>();
     assert_eq!(tokens.len(), n);
+    let alone = Instant::now();
+    black_box(hasher.hash(&SecretString::from(PASSWORD), &mut rand::rng()).expect("hashed"));
+    paired.lock().expect("not poisoned").push(alone.elapsed().as_nanos() as u64);
     let started = Instant::now();
     let tasks: Vec<_> = tokens
         .into_iter()
@@ -84,13 +97,35 @@ fn accept_concurrent(c: &mut Criterion) {
     });
     let deployment = rt.block_on(Deployment::new(Backend::Memory, "unused", Argon2Params::default()));
     let next = AtomicUsize::new(0);
+    let mut paired_hashes = Vec::new();
     for n in [1, 2, 4, 8] {
+        let paired = Mutex::new(Vec::new());
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(format!("memory_{n}"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| rt.block_on(accept_once(&deployment, &next, n))).sum())
+            b.iter_custom(|iters| {
+                (0..iters).map(|_| rt.block_on(accept_once(&deployment, &next, n, &hasher, &paired))).sum()
+            })
         });
+        let samples = paired.into_inner().expect("not poisoned");
+        paired_hashes.push(format!("\"memory_{n}\": {samples:?}"));
     }
     group.finish();
+    // The hashes timed beside each figure, for benches/table.py (criterion knows nothing
+    // of them). Written only when criterion measured (not under `cargo test`).
+    let folder = criterion_folder().join("accept_concurrent");
+    if folder.is_dir() {
+        let json = format!("{{{}}}\n", paired_hashes.join(", "));
+        std::fs::write(folder.join("paired_hash_ns.json"), json).expect("written");
+    }
+}
+
+/// Where criterion writes its results: `$CARGO_TARGET_DIR/criterion`, else `target/criterion`
+/// at the workspace root (benches run with the package directory as working directory).
+fn criterion_folder() -> std::path::PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => std::path::PathBuf::from(dir).join("criterion"),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/criterion"),
+    }
 }
 
 criterion_group!(benches, accept_concurrent);
