@@ -593,7 +593,10 @@ impl WorkingMemory {
     fn with<R>(&self, blocks: usize, fill: impl FnOnce(&mut [Block]) -> R) -> R {
         let kept =
             if blocks <= self.blocks { self.free.lock().unwrap_or_else(PoisonError::into_inner).pop() } else { None };
-        let mut buffer = kept.unwrap_or_else(|| vec![Block::default(); blocks.max(self.blocks)].into_boxed_slice());
+        // A buffer that may be kept gets the hasher's own size, so a smaller stored hash can
+        // still leave one behind; with nothing kept, exactly what this hash needs.
+        let size = if self.keep == 0 { blocks } else { blocks.max(self.blocks) };
+        let mut buffer = kept.unwrap_or_else(|| vec![Block::default(); size].into_boxed_slice());
         let result = fill(&mut buffer);
         if buffer.len() == self.blocks {
             let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
