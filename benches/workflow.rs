@@ -12,12 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use admit::mail::{CaptureTransport, Message};
+use admit::mail::CaptureTransport;
 use admit::secrecy::SecretString;
-use admit::{
-    Admit, CreateAccount, Dispatcher, DispatcherConfig, Grant, Invite, Limit, RateLimits, Role, Scope, SqliteStore,
-};
-use admit::{MemoryStore, store::Store};
+use admit::store::Store;
+use admit::{Admit, CreateAccount, Dispatcher, DispatcherConfig, Grant, Invite, Role, Scope};
 use admit_core::{AccountId, Argon2Params, PasswordHasher};
 use admit_store::{
     AccountFilter, AccountQuery, AccountRecord, AuditId, AuditQuery, AuditRecord, ChangeSet, EmailKey, MailClaim,
@@ -26,16 +24,19 @@ use admit_store::{
 };
 use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
-use tokio::runtime::Runtime;
 
-/// One deployment under test.
+mod stores;
+
+use stores::{Backend, runtime, token_in};
+
+/// One deployment under test, with its dispatcher and a counter for fresh addresses.
 struct Deployment {
     admit: Admit,
     admin: AccountId,
     mails: CaptureTransport,
     dispatcher: Dispatcher,
     next: AtomicU64,
-    _dir: tempfile::TempDir,
+    _deployment: stores::Deployment,
 }
 
 const PASSWORD: &str = "une phrase de passe assez longue";
@@ -51,43 +52,17 @@ impl Deployment {
         params: Argon2Params,
         wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
     ) -> Deployment {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let store: Arc<dyn Store> = if sqlite {
-            Arc::new(SqliteStore::open(dir.path().join("admit.db")).await.expect("sqlite opens"))
-        } else {
-            Arc::new(MemoryStore::new())
-        };
-        let store = wrap(store);
-        // Limits out of the way: the benchmark repeats what a person would do a few times.
-        let many = Limit::new(u32::MAX, time::Duration::seconds(1));
-        let limits = RateLimits {
-            resend_per_account: many,
-            reset_per_email: many,
-            reset_per_requester: many,
-            link_failures_per_requester: many,
-            sign_in_failures_per_email: many,
-        };
-        let mails = CaptureTransport::new();
-        let admit = Admit::builder()
-            .shared_store(store)
-            .transport(mails.clone())
-            .link_base("http://localhost:8080")
-            .sender("Bench", "no-reply@example.org")
-            .argon2_params(params)
-            .rate_limits(limits)
-            .build()
-            .expect("a valid configuration");
-        let admin = admit
-            .bootstrap_administrator(
-                "jeanne.martin@example.org",
-                "Jeanne Martin",
-                SecretString::from("violet meadow under rain 42"),
-            )
-            .await
-            .expect("bootstrap")
-            .id;
-        let dispatcher = admit.dispatcher(DispatcherConfig::default());
-        Deployment { admit, admin, mails, dispatcher, next: AtomicU64::new(0), _dir: dir }
+        let backend = if sqlite { Backend::Sqlite } else { Backend::Memory };
+        let deployment = stores::Deployment::with_store(backend, "unused", params, wrap).await;
+        let dispatcher = deployment.admit.dispatcher(DispatcherConfig::default());
+        Deployment {
+            admit: deployment.admit.clone(),
+            admin: deployment.admin,
+            mails: deployment.mails.clone(),
+            dispatcher,
+            next: AtomicU64::new(0),
+            _deployment: deployment,
+        }
     }
 
     fn fresh_email(&self) -> String {
@@ -105,16 +80,6 @@ impl Deployment {
         let password = || SecretString::from(PASSWORD);
         self.admit.accept_invitation(&token, password(), password(), "203.0.113.7").await.expect("accepted");
     }
-}
-
-fn token_in(mail: &Message) -> Option<String> {
-    let text = mail.text();
-    let start = text.find("token=")? + "token=".len();
-    Some(text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || "_-".contains(*c)).collect())
-}
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime")
 }
 
 fn invite_accept(c: &mut Criterion) {

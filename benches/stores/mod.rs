@@ -143,6 +143,16 @@ pub struct Deployment {
 impl Deployment {
     /// A deployment on a fresh store of `backend` hashing passwords with `params`.
     pub async fn new(backend: Backend, schema: &str, params: Argon2Params) -> Deployment {
+        Deployment::with_store(backend, schema, params, |store| store).await
+    }
+
+    /// The same, the facade reaching the store through `wrap(store)` (a timing wrapper, say).
+    pub async fn with_store(
+        backend: Backend,
+        schema: &str,
+        params: Argon2Params,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> Deployment {
         let fresh = Fresh::new(backend, schema).await;
         let many = Limit::new(u32::MAX, time::Duration::seconds(1));
         let limits = RateLimits {
@@ -154,7 +164,7 @@ impl Deployment {
         };
         let mails = CaptureTransport::new();
         let admit = Admit::builder()
-            .shared_store(fresh.store.clone())
+            .shared_store(wrap(fresh.store.clone()))
             .transport(mails.clone())
             .link_base("http://localhost:8080")
             .sender("Bench", "no-reply@example.org")
