@@ -36,7 +36,7 @@ mod sqlite {
         assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2], "each migration is recorded once");
         assert_eq!(tables(&pool).await, before, "a second migrate creates nothing");
         let history: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admit_migrations").fetch_one(&pool).await.unwrap();
-        assert_eq!(history, 1);
+        assert_eq!(history, 2);
     }
 
     #[tokio::test]

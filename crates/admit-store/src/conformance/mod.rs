@@ -150,6 +150,7 @@ macro_rules! __admit_store_conformance_cases {
             outbox_claims_oldest_id_first,
             outbox_release_is_due_again_at_the_same_instant,
             rate_limit_window_length_is_part_of_the_key,
+            accounts_u64_fields_keep_their_whole_range,
             purge_removes_old_tokens_and_windows_only,
         }
     };
@@ -182,7 +183,8 @@ __admit_store_conformance_cases!(__admit_store_conformance_tables, ());
 /// Expands one `#[test]` per conformance case, each on a fresh store.
 ///
 /// `$factory` is an expression evaluated once per case; it must be a future whose output
-/// implements [`Store`]. With `enabled = <bool expression>`, every case returns at once
+/// implements [`Store`], or is a [`Fresh`](crate::conformance::Fresh) store whose teardown
+/// runs once the case is over. With `enabled = <bool expression>`, every case returns at once
 /// (passing, with a note on stderr) when the expression is false: for backends that need a
 /// server which may be absent. Callers import nothing; put the call in a module to run the
 /// suite on several stores in one test file.

@@ -1,17 +1,18 @@
-//! Orders and keys the contract fixes and other cases leave loose: the order of
+//! Orders, keys and encodings the contract fixes and other cases leave loose: the order of
 //! `tokens_of` for tokens of one instant, what "oldest first" means for claims, what "due
-//! again at once" means after a release, and whether a rate-limit window's length is part
-//! of its key.
+//! again at once" means after a release, whether a rate-limit window's length is part of
+//! its key, and the whole range of the `u64` fields.
 
 use std::sync::Arc;
 
 use time::Duration;
 
-use admit_core::{Clock, MailKind, TestClock, TokenPurpose, TokenRecord};
+use admit_core::{Clock, CredentialEpoch, MailKind, TestClock, TokenPurpose, TokenRecord};
 
-use super::fixtures::{Fixtures, enqueue_mails, insert_accounts, insert_tokens};
+use super::fixtures::{Fixtures, enqueue_mails, insert_accounts, insert_tokens, update, write_accounts};
 use super::outbox::claim;
-use super::support::{commit_ok, ok, stored_mail};
+use super::support::{commit_ok, ok, stored_account, stored_mail};
+use super::tokens::consume;
 use crate::{MailId, Store};
 
 /// `tokens_of` is ordered by `created_at`, then (tokens created at the same instant) by
@@ -139,4 +140,33 @@ pub async fn rate_limit_window_length_is_part_of_the_key(store: Arc<dyn Store>, 
         3,
         "contract: the longer window outlives the shorter one with the same start"
     );
+}
+
+/// `version` and `credential_epoch` are `u64` over their whole range: values above
+/// `i64::MAX` (a signed `BIGINT` column must store them bit for bit) read back exactly,
+/// compare exactly in version and epoch preconditions, and count up across the sign bit.
+pub async fn accounts_u64_fields_keep_their_whole_range(store: Arc<dyn Store>, clock: TestClock) {
+    let mut fx = Fixtures::new(904);
+    let now = clock.now();
+    let mut account = fx.account("jeanne@exemple.fr", now);
+    account.version = i64::MAX as u64;
+    account.credential_epoch = CredentialEpoch(u64::MAX);
+    commit_ok(&store, insert_accounts([account.clone()]), "an insert applies").await;
+    assert_eq!(
+        stored_account(&store, account.id, "kept").await,
+        account,
+        "contract: u64 fields above i64::MAX read back exactly"
+    );
+    let next = update(&account, now, |a| a.must_change_password = true);
+    commit_ok(&store, write_accounts([next]), "contract: a version precondition at i64::MAX compares exactly").await;
+    let stored = stored_account(&store, account.id, "kept").await;
+    assert_eq!(stored.version, i64::MAX as u64 + 1, "contract: the version counts up across i64::MAX");
+    let token = fx.token(&stored, TokenPurpose::PasswordReset, now, Duration::hours(1));
+    commit_ok(&store, insert_tokens([token.clone()]), "a token insert applies").await;
+    assert_eq!(
+        ok(store.token(&token.selector).await, "reads").map(|t| t.credential_epoch),
+        Some(CredentialEpoch(u64::MAX)),
+        "contract: a token's epoch reads back exactly"
+    );
+    commit_ok(&store, consume(&token, now), "contract: a consumption compares epochs above i64::MAX exactly").await;
 }
