@@ -185,7 +185,7 @@ pub async fn concurrency_email_taken_once_by_concurrent_changes(store: Arc<dyn S
             let text: String = target
                 .chars()
                 .enumerate()
-                .map(|(j, c)| if (i + j) % 3 == 0 { c.to_ascii_uppercase() } else { c })
+                .map(|(j, c)| if (i + j).is_multiple_of(3) { c.to_ascii_uppercase() } else { c })
                 .collect();
             Email::parse(&text).expect("a valid address")
         };
