@@ -151,6 +151,7 @@ macro_rules! __admit_store_conformance_cases {
             outbox_release_is_due_again_at_the_same_instant,
             rate_limit_window_length_is_part_of_the_key,
             accounts_u64_fields_keep_their_whole_range,
+            outbox_owner_settles_a_lapsed_lease_nobody_took,
             purge_removes_old_tokens_and_windows_only,
         }
     };

@@ -170,3 +170,26 @@ pub async fn accounts_u64_fields_keep_their_whole_range(store: Arc<dyn Store>, c
     );
     commit_ok(&store, consume(&token, now), "contract: a consumption compares epochs above i64::MAX exactly").await;
 }
+
+/// A lease that lapsed without another claimer taking the mail still belongs to its owner:
+/// the owner may settle the mail (a slow send that finished late is recorded, not lost).
+pub async fn outbox_owner_settles_a_lapsed_lease_nobody_took(store: Arc<dyn Store>, clock: TestClock) {
+    let mut fx = Fixtures::new(905);
+    let account = fx.account("jeanne@exemple.fr", clock.now());
+    commit_ok(&store, insert_accounts([account.clone()]), "an insert applies").await;
+    let mail = fx.mail(&account, MailKind::PasswordChanged, clock.now());
+    commit_ok(&store, enqueue_mails([mail.clone()]), "enqueueing applies").await;
+    let claimed = ok(store.claim_mails(&claim("slow", clock.now(), Duration::minutes(1), 1)).await, "claims work");
+    assert_eq!(claimed.len(), 1, "the mail is due");
+    clock.advance(Duration::minutes(5));
+    ok(
+        store.mark_mail_sent(mail.id, "slow", clock.now()).await,
+        "contract: the owner of a lapsed lease that nobody else took may still settle its mail",
+    );
+    let sent = stored_mail(&store, mail.id, "kept").await;
+    assert_eq!(
+        (sent.status, sent.sent_at, sent.lease),
+        (crate::MailStatus::Sent, Some(clock.now()), None),
+        "contract: the late settlement is recorded"
+    );
+}
