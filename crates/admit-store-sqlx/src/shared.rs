@@ -810,6 +810,23 @@ impl This {
             });
             groups[slot].1.push(records[i].account_id.to_bytes().to_vec());
         }
+        if !dialect::FOR_UPDATE.is_empty() {
+            // Concurrent re-issues for one account run one after the other: each revokes what
+            // the one before it inserted, so exactly one token per purpose stays live. (A
+            // conditional UPDATE alone cannot see a concurrent transaction's new row.)
+            let mut ids: Vec<Vec<u8>> = groups.iter().flat_map(|(_, accounts)| accounts.iter().cloned()).collect();
+            ids.sort();
+            ids.dedup();
+            for chunk in ids.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "SELECT id FROM {p}accounts WHERE id IN ({}) ORDER BY id{}",
+                    placeholders(1, chunk.len()),
+                    dialect::FOR_UPDATE
+                );
+                let query = chunk.iter().fold(q(sql), |query, id| query.bind(id.clone()));
+                query.fetch_all(&mut *tx).await.map_err(backend)?;
+            }
+        }
         for ((at, purpose), accounts) in &groups {
             for chunk in accounts.chunks(IN_CHUNK) {
                 let sql = format!(
@@ -1081,7 +1098,7 @@ impl Store for This {
         let resets_at = start + window;
         let count: i64 = sqlx::query_scalar(AssertSqlSafe(format!(
             "INSERT INTO {p}rate_limits (key, window_start, window_end, count) VALUES ($1, $2, $3, 1) \
-             ON CONFLICT (key, window_start) DO UPDATE SET count = {p}rate_limits.count + 1 RETURNING count"
+             ON CONFLICT (key, window_start, window_end) DO UPDATE SET count = {p}rate_limits.count + 1 RETURNING count"
         )))
         .bind(key.to_owned())
         .bind(ts(start))
@@ -1096,10 +1113,11 @@ impl Store for This {
     async fn rate_limit_count(&self, key: &str, window: Duration, now: Timestamp) -> Result<u64> {
         let p = &self.prefix;
         let count: Option<i64> = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT count FROM {p}rate_limits WHERE key = $1 AND window_start = $2"
+            "SELECT count FROM {p}rate_limits WHERE key = $1 AND window_start = $2 AND window_end = $3"
         )))
         .bind(key.to_owned())
         .bind(ts(window_start(now, window)))
+        .bind(ts(window_start(now, window) + window))
         .fetch_optional(&self.pool)
         .await
         .map_err(backend)?;

@@ -1,12 +1,50 @@
-//! The public conformance suite on [`PostgresStore`], each case in a fresh schema, when
-//! `ADMIT_TEST_POSTGRES_URL` is set (e.g. `postgres://postgres@127.0.0.1:5432/test`).
-//! Without it every case passes as skipped and says so; with it, an unreachable server
-//! fails every case.
+//! The public conformance suite on [`PostgresStore`], each case in a fresh schema that its
+//! teardown drops afterwards, when `ADMIT_TEST_POSTGRES_URL` is set (e.g.
+//! `postgres://postgres@127.0.0.1:5432/test`). Without it every case passes as skipped and
+//! says so; with it, an unreachable server fails every case.
 #![cfg(feature = "postgres")]
 
 mod support;
 
-admit_store::conformance_tests!(support::fresh_store(), enabled = support::enabled());
+admit_store::conformance_tests!(support::fresh_store_with_teardown(), enabled = support::enabled());
+
+/// A case's schema is gone once the case is over, whether it passed or failed.
+#[test]
+fn each_case_schema_is_dropped_afterwards() {
+    use std::sync::{Arc, Mutex};
+
+    use admit_store::conformance::{Fresh, run_case};
+
+    if !support::enabled() {
+        return;
+    }
+    for fails in [false, true] {
+        let seen: Arc<Mutex<Option<String>>> = Arc::default();
+        let record = Arc::clone(&seen);
+        let factory = async move {
+            let (store, schema) = support::fresh_store_in_schema().await;
+            *record.lock().unwrap() = Some(schema.clone());
+            let pool = store.pool().clone();
+            Fresh::with_teardown(store, async move {
+                pool.close().await;
+                support::drop_schema(&schema).await;
+            })
+        };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_case(true, factory, |store, clock| async move {
+                admit_store::conformance::rate_limit_window_resets(store, clock).await;
+                assert!(!fails, "this case fails on purpose");
+            });
+        }));
+        assert_eq!(outcome.is_err(), fails, "the case's own outcome is reported after the teardown");
+        let schema = seen.lock().unwrap().clone().expect("the factory ran");
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        assert!(
+            !runtime.block_on(support::schema_exists(&schema)),
+            "the teardown dropped schema {schema} (case failing: {fails})"
+        );
+    }
+}
 
 #[test]
 fn the_macro_expands_every_case() {
@@ -42,7 +80,7 @@ fn batch_of_ten_thousand_commits_at_once() {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
-        let store = support::fresh_store().await;
+        let (store, schema) = support::fresh_store_in_schema().await;
         let now = TestClock::default_start().now();
         let mut fx = Fixtures::new(7);
         let mut change = ChangeSet::new();
@@ -59,5 +97,7 @@ fn batch_of_ten_thousand_commits_at_once() {
         eprintln!("PostgreSQL: 10,000 accounts + tokens + mails + audit committed in {took:?}");
         assert!(took.as_secs() < 60, "a 10,000-row batch commits in seconds, took {took:?}");
         assert_eq!(store.count_accounts(&AccountFilter::default(), now).await.unwrap().total(), 10_000);
+        store.pool().close().await;
+        support::drop_schema(&schema).await;
     });
 }

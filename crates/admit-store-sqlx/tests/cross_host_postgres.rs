@@ -20,10 +20,11 @@ use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
 /// Two stores on one fresh schema, migrated concurrently (one per host), and the schema.
+/// Callers hold [`support::MANY_CONNECTIONS`] while they run.
 async fn two_hosts() -> (Arc<dyn Store>, Arc<dyn Store>, String) {
     let schema = support::fresh_schema().await;
-    let a = PostgresStore::new(support::pool_in(&schema, 40).await);
-    let b = PostgresStore::new(support::pool_in(&schema, 40).await);
+    let a = PostgresStore::new(support::pool_in(&schema, support::HOST_POOL).await);
+    let b = PostgresStore::new(support::pool_in(&schema, support::HOST_POOL).await);
     let (ma, mb) = tokio::join!(a.migrate(), b.migrate());
     ma.expect("host A migrates");
     mb.expect("host B migrates at the same time");
@@ -35,6 +36,7 @@ async fn token_is_consumed_once_across_hosts() {
     if !support::enabled() {
         return;
     }
+    let _one_at_a_time = support::MANY_CONNECTIONS.lock().await;
     let (a, b, schema) = two_hosts().await;
     let clock = TestClock::default_start();
     let mut fx = Fixtures::new(9001);
@@ -84,6 +86,7 @@ async fn every_mail_is_claimed_exactly_once_across_hosts() {
     if !support::enabled() {
         return;
     }
+    let _one_at_a_time = support::MANY_CONNECTIONS.lock().await;
     let (a, b, schema) = two_hosts().await;
     let clock = TestClock::default_start();
     let mut fx = Fixtures::new(9002);
@@ -134,6 +137,7 @@ async fn rate_limit_holds_across_hosts() {
     if !support::enabled() {
         return;
     }
+    let _one_at_a_time = support::MANY_CONNECTIONS.lock().await;
     let (a, b, schema) = two_hosts().await;
     let now = TestClock::default_start().now();
     let mut tasks = JoinSet::new();
@@ -158,6 +162,7 @@ async fn last_platform_administrator_holds_across_hosts() {
     if !support::enabled() {
         return;
     }
+    let _one_at_a_time = support::MANY_CONNECTIONS.lock().await;
     let (a, b, schema) = two_hosts().await;
     let clock = TestClock::default_start();
     let mut fx = Fixtures::new(9003);

@@ -33,10 +33,10 @@ mod sqlite {
         let before = tables(&pool).await;
         store.migrate().await.unwrap();
         SqliteStore::new(pool.clone()).migrate().await.unwrap();
-        assert_eq!(store.applied_migrations().await.unwrap(), vec![1], "each migration is recorded once");
+        assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2], "each migration is recorded once");
         assert_eq!(tables(&pool).await, before, "a second migrate creates nothing");
         let history: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admit_migrations").fetch_one(&pool).await.unwrap();
-        assert_eq!(history, 1);
+        assert_eq!(history, 2);
     }
 
     #[tokio::test]
@@ -87,6 +87,44 @@ mod sqlite {
         assert_eq!(store.with_table_prefix("ok_2").unwrap().table_prefix(), "ok_2");
     }
 
+    /// Migration 2 rebuilds `rate_limits` with the window's length in its key: a database
+    /// migrated by an earlier admit keeps its live windows.
+    #[tokio::test]
+    async fn rate_limit_windows_survive_the_key_migration() {
+        use admit_store::{Duration, window_start};
+
+        let dir = tempfile::tempdir().unwrap();
+        let pool = file_pool(&dir).await;
+        let store = SqliteStore::new(pool.clone());
+        store.migrate().await.unwrap();
+        // Back to the table of version 1, with a live window in it.
+        sqlx::raw_sql(
+            "DROP TABLE admit_rate_limits; \
+             CREATE TABLE admit_rate_limits (key TEXT NOT NULL, window_start BIGINT NOT NULL, \
+             window_end BIGINT NOT NULL, count BIGINT NOT NULL, PRIMARY KEY (key, window_start)); \
+             CREATE INDEX admit_rate_limits_end_idx ON admit_rate_limits (window_end); \
+             DELETE FROM admit_migrations WHERE version = 2;",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let now = TestClock::default_start().now();
+        let hour = Duration::hours(1);
+        let start = window_start(now, hour);
+        sqlx::query("INSERT INTO admit_rate_limits VALUES ('link:jeanne', ?, ?, 7)")
+            .bind(start.as_unix_micros())
+            .bind((start + hour).as_unix_micros())
+            .execute(&pool)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2]);
+        assert_eq!(store.rate_limit_count("link:jeanne", hour, now).await.unwrap(), 7, "the window is kept");
+        let short = store.hit_rate_limit("link:jeanne", 10, Duration::minutes(1), now).await.unwrap();
+        assert_eq!(short.count, 1, "a window of another length starting at once counts apart");
+        assert_eq!(store.hit_rate_limit("link:jeanne", 10, hour, now).await.unwrap().count, 8);
+    }
+
     #[tokio::test]
     async fn changed_or_unknown_migrations_are_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -123,7 +161,7 @@ mod sqlite {
         assert_eq!(timeout, 5_000);
         drop(store);
         let again = SqliteStore::open(&path).await.expect("reopening an existing file migrates nothing new");
-        assert_eq!(again.applied_migrations().await.unwrap(), vec![1]);
+        assert_eq!(again.applied_migrations().await.unwrap(), vec![1, 2]);
     }
 }
 
@@ -149,10 +187,10 @@ mod postgres {
             result.expect("every host's migrate succeeds, one after the other");
         }
         hosts[0].migrate().await.expect("migrating again is a no-op");
-        assert_eq!(hosts[1].applied_migrations().await.unwrap(), vec![1, 2]);
+        assert_eq!(hosts[1].applied_migrations().await.unwrap(), vec![1, 2, 3]);
         let history: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM admit_migrations").fetch_one(hosts[0].pool()).await.unwrap();
-        assert_eq!(history, 2, "each migration recorded once");
+        assert_eq!(history, 3, "each migration recorded once");
         let sqlx_history: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
             .fetch_one(hosts[0].pool())
             .await

@@ -15,12 +15,20 @@ pub mod conformance;
 #[doc(hidden)]
 pub use tokio as __tokio;
 
+// Every type a store builds, reads or stores, so that `admit-store` is the only dependency a
+// store implementation needs (with the `conformance` feature for its tests).
 #[doc(no_inline)]
 pub use admit_core::{
     AccountId, AccountKind, AccountRecord, AccountStatus, AccountWrite, AuditAction, AuditId, AuditRecord, ChangeSet,
-    EmailKey, MailId, MailKind, MailRecord, MailStatus, RevokeReason, Role, Scope, Timestamp, TokenConsumption,
-    TokenPurpose, TokenRecord, TokenRevocation, TokenSelector,
+    ClientFileId, Clock, CredentialEpoch, Email, EmailError, EmailKey, FieldError, FullName, Grant, IdError, Labels,
+    Lease, Lifecycle, Locale, MailId, MailKind, MailParams, MailRecord, MailSecret, MailStatus, PasswordHash, Phone,
+    ProgramId, RevokeReason, Role, Scope, TestClock, Timestamp, TokenConsumption, TokenPurpose, TokenRecord,
+    TokenRevocation, TokenSelector, VerifierHash,
 };
+/// The attribute the [`Store`] trait is written with: implement it as
+/// `#[admit_store::async_trait] impl Store for MyStore { … }`.
+#[doc(no_inline)]
+pub use async_trait::async_trait;
 pub use memory::MemoryStore;
 pub use query::{AccountFilter, AccountQuery, AuditQuery, GrantFilter, MailQuery, Page, StatusCounts};
 #[cfg(feature = "mock")]
@@ -29,3 +37,6 @@ pub use store::MockStore;
 pub use store::{
     BoxError, ConflictKind, MailClaim, PurgeReport, RateLimitDecision, Result, Store, StoreError, window_start,
 };
+/// The length of a lease or a rate-limit window, as the [`Store`] methods take it.
+#[doc(no_inline)]
+pub use time::Duration;

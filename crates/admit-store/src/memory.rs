@@ -78,8 +78,8 @@ struct State {
     unspent_by_account: BTreeMap<(AccountId, u64), TokenSelector>,
     next_token_seq: u64,
     mails: BTreeMap<MailId, MailRecord>,
-    /// Pending mails by (created_at, id): the claim order.
-    pending: BTreeSet<(Timestamp, MailId)>,
+    /// Pending mails by id: the claim order (oldest id first).
+    pending: BTreeSet<MailId>,
     audit: BTreeMap<AuditId, AuditRecord>,
     /// (key, window start, window end) → hits.
     rate_limits: HashMap<(String, Timestamp, Timestamp), u64>,
@@ -174,8 +174,8 @@ impl State {
                     self.set_token(selector, previous);
                 }
                 Undo::Mail(id) => {
-                    if let Some(mail) = self.mails.remove(&id) {
-                        self.pending.remove(&(mail.created_at, id));
+                    if self.mails.remove(&id).is_some() {
+                        self.pending.remove(&id);
                     }
                 }
                 Undo::Audit(id) => {
@@ -209,7 +209,7 @@ impl State {
                 return Err(StoreError::Conflict { what: ConflictKind::MailId });
             }
             if mail.status == MailStatus::Pending {
-                self.pending.insert((mail.created_at, mail.id));
+                self.pending.insert(mail.id);
             }
             undo.push(Undo::Mail(mail.id));
             self.mails.insert(mail.id, mail);
@@ -308,7 +308,7 @@ impl State {
         error: Option<&str>,
     ) -> Result<()> {
         let mail = self.leased_mail(id, owner)?;
-        let key = (mail.created_at, mail.id);
+        let key = mail.id;
         mail.status = status;
         mail.lease = None;
         mail.params.secret = None;
@@ -445,7 +445,7 @@ impl Store for MemoryStore {
         let state = self.lock();
         let mut tokens: Vec<(u64, TokenRecord)> =
             state.selectors_of(account).iter().filter_map(|s| state.tokens.get(s)).cloned().collect();
-        tokens.sort_by_key(|(seq, t)| (t.created_at, *seq));
+        tokens.sort_by_key(|(_, t)| (t.created_at, t.selector.to_bytes()));
         Ok(tokens.into_iter().map(|(_, t)| t).collect())
     }
 
@@ -454,7 +454,7 @@ impl Store for MemoryStore {
         let due: Vec<MailId> = state
             .pending
             .iter()
-            .filter_map(|(_, id)| state.mails.get(id))
+            .filter_map(|id| state.mails.get(id))
             .filter(|m| m.next_attempt_at <= claim.now && m.lease.as_ref().is_none_or(|l| l.until < claim.now))
             .take(claim.limit as usize)
             .map(|m| m.id)

@@ -4,13 +4,12 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+// Everything comes from `admit-store`, the only dependency a store needs.
 use admit_store::query::{AccountFilter, AccountQuery, AuditQuery, MailQuery, Page, StatusCounts};
 use admit_store::{
-    AccountId, AccountRecord, AuditId, AuditRecord, ChangeSet, EmailKey, MailClaim, MailId, MailRecord, MemoryStore,
-    PurgeReport, RateLimitDecision, Result, Store, Timestamp, TokenRecord, TokenSelector,
+    AccountId, AccountRecord, AuditId, AuditRecord, ChangeSet, Duration, EmailKey, MailClaim, MailId, MailRecord,
+    MemoryStore, PurgeReport, RateLimitDecision, Result, Store, Timestamp, TokenRecord, TokenSelector, async_trait,
 };
-use async_trait::async_trait;
-use time::Duration;
 
 /// How many calls a [`CountingStore`] forwarded, and how many of its commits were refused.
 #[derive(Debug, Default)]

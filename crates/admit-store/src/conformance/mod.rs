@@ -14,18 +14,23 @@
 //! // tests/conformance.rs
 //! admit_store::conformance_tests!(async { MyStore::connect_fresh().await.unwrap() });
 //!
-//! // a backend that is not always available: the cases pass as skipped when `enabled` is false
+//! // a backend that is not always available: the cases pass as skipped when `enabled` is
+//! // false; each case gets its own schema, dropped afterwards by the `Fresh` teardown
 //! mod postgres {
-//!     admit_store::conformance_tests!(
-//!         async { PostgresStore::fresh_schema(&std::env::var("ADMIT_TEST_POSTGRES_URL").unwrap()).await },
-//!         enabled = std::env::var_os("ADMIT_TEST_POSTGRES_URL").is_some(),
-//!     );
+//!     async fn fresh() -> admit_store::conformance::Fresh<MyPgStore> {
+//!         let (store, schema) = MyPgStore::in_new_schema(&std::env::var("MY_TEST_PG_URL").unwrap()).await;
+//!         let handle = store.clone();
+//!         admit_store::conformance::Fresh::with_teardown(store, async move { handle.drop_schema(&schema).await })
+//!     }
+//!     admit_store::conformance_tests!(fresh(), enabled = std::env::var_os("MY_TEST_PG_URL").is_some());
 //! }
 //! ```
 //!
 //! The factory expression is evaluated once per case and must be a future whose output is
-//! a [`Store`] (an `Arc<dyn Store>` works too). Each case starts its [`TestClock`] at
-//! [`TestClock::default_start`]; cases move it by hand and never sleep.
+//! a [`Store`] (an `Arc<dyn Store>` works too), or a [`Fresh`] store carrying a teardown
+//! that runs once the case is over, passed or failed (drop the case's schema, close the
+//! pool). Each case starts its [`TestClock`] at [`TestClock::default_start`]; cases move it
+//! by hand and never sleep.
 //!
 //! Without the macro, [`run_case`] runs one case and [`run_all`] runs every case in turn.
 
@@ -42,8 +47,10 @@ mod atomicity;
 mod audit;
 mod concurrency;
 pub mod fixtures;
+mod orders;
 mod outbox;
 mod purge;
+mod races;
 mod rate_limit;
 mod support;
 mod timestamps;
@@ -53,8 +60,10 @@ pub use accounts::*;
 pub use atomicity::*;
 pub use audit::*;
 pub use concurrency::*;
+pub use orders::*;
 pub use outbox::*;
 pub use purge::*;
+pub use races::*;
 pub use rate_limit::*;
 pub use timestamps::*;
 pub use tokens::*;
@@ -131,6 +140,18 @@ macro_rules! __admit_store_conformance_cases {
             concurrency_same_email_inserted_once,
             concurrency_stale_updates_one_wins,
             concurrency_rate_limit_is_exact,
+            concurrency_last_platform_administrator_survives_write_skew,
+            concurrency_reissue_leaves_one_live_token,
+            concurrency_email_taken_once_by_concurrent_changes,
+            concurrency_rate_limit_exact_every_round,
+            concurrency_claims_are_exclusive_every_round,
+            concurrency_consumption_racing_revocation_is_serial,
+            tokens_of_lists_oldest_first_then_by_selector,
+            outbox_claims_oldest_id_first,
+            outbox_release_is_due_again_at_the_same_instant,
+            rate_limit_window_length_is_part_of_the_key,
+            accounts_u64_fields_keep_their_whole_range,
+            outbox_owner_settles_a_lapsed_lease_nobody_took,
             purge_removes_old_tokens_and_windows_only,
         }
     };
@@ -163,7 +184,8 @@ __admit_store_conformance_cases!(__admit_store_conformance_tables, ());
 /// Expands one `#[test]` per conformance case, each on a fresh store.
 ///
 /// `$factory` is an expression evaluated once per case; it must be a future whose output
-/// implements [`Store`]. With `enabled = <bool expression>`, every case returns at once
+/// implements [`Store`], or is a [`Fresh`](crate::conformance::Fresh) store whose teardown
+/// runs once the case is over. With `enabled = <bool expression>`, every case returns at once
 /// (passing, with a note on stderr) when the expression is false: for backends that need a
 /// server which may be absent. Callers import nothing; put the call in a module to run the
 /// suite on several stores in one test file.
@@ -197,18 +219,94 @@ macro_rules! __admit_store_conformance_tests {
     };
 }
 
+/// The teardown of a [`Fresh`] store: a future run once its case is over.
+pub type Teardown = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// A store made for one case, with what to run once the case is over (pass or fail):
+/// drop the case's schema or database, close a pool, remove a file.
+///
+/// A factory of [`conformance_tests!`](crate::conformance_tests), [`run_case`] or
+/// [`run_all`] may return a plain [`Store`] (nothing to clean) or a `Fresh` store:
+///
+/// ```rust,ignore
+/// async fn fresh_store() -> admit_store::conformance::Fresh<MyStore> {
+///     let schema = new_schema_name();
+///     let store = MyStore::connect_in_schema(&url(), &schema).await.unwrap();
+///     let handle = store.clone();
+///     admit_store::conformance::Fresh::with_teardown(store, async move {
+///         handle.close().await;
+///         drop_schema(&schema).await;
+///     })
+/// }
+/// admit_store::conformance_tests!(fresh_store());
+/// ```
+///
+/// The teardown runs after the case returned or panicked, once the case has dropped its
+/// handle on the store; a case's panic is reported after the teardown ran.
+pub struct Fresh<S> {
+    store: S,
+    teardown: Option<Teardown>,
+}
+
+impl<S: Store> Fresh<S> {
+    /// `store`, with nothing to clean afterwards.
+    pub fn new(store: S) -> Self {
+        Fresh { store, teardown: None }
+    }
+
+    /// `store`, and `teardown` to run once the case is over.
+    pub fn with_teardown(store: S, teardown: impl Future<Output = ()> + Send + 'static) -> Self {
+        Fresh { store, teardown: Some(Box::pin(teardown)) }
+    }
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for Fresh<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fresh").field("store", &self.store).field("teardown", &self.teardown.is_some()).finish()
+    }
+}
+
+/// What a factory of the suite may return: any [`Store`] (an `Arc<dyn Store>` too), or a
+/// [`Fresh`] store with a teardown.
+pub trait IntoFresh {
+    /// The store for the case, and its teardown if any.
+    fn into_fresh(self) -> (Arc<dyn Store>, Option<Teardown>);
+}
+
+impl<S: Store> IntoFresh for S {
+    fn into_fresh(self) -> (Arc<dyn Store>, Option<Teardown>) {
+        (Arc::new(self), None)
+    }
+}
+
+impl<S: Store> IntoFresh for Fresh<S> {
+    fn into_fresh(self) -> (Arc<dyn Store>, Option<Teardown>) {
+        (Arc::new(self.store), self.teardown)
+    }
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
 /// Runs one case on the store `factory` produces, on a fresh multi-threaded tokio runtime
-/// (4 workers) with a [`TestClock`] at [`TestClock::default_start`]. Does nothing when
-/// `enabled` is false. This is what each test of [`conformance_tests!`](crate::conformance_tests)
-/// calls.
+/// (4 workers) with a [`TestClock`] at [`TestClock::default_start`], then the store's
+/// teardown if it is a [`Fresh`] one (even when the case failed). Does nothing when
+/// `enabled` is false. This is what each test of
+/// [`conformance_tests!`](crate::conformance_tests) calls.
 ///
 /// # Panics
 /// When the case finds a broken contract (the message states it), or the runtime cannot
 /// be built.
-pub fn run_case<S, F, C, CF>(enabled: bool, factory: F, case: C)
+pub fn run_case<O, F, C, CF>(enabled: bool, factory: F, case: C)
 where
-    S: Store,
-    F: Future<Output = S>,
+    O: IntoFresh,
+    F: Future<Output = O>,
     C: FnOnce(Arc<dyn Store>, TestClock) -> CF,
     CF: Future<Output = ()>,
 {
@@ -221,32 +319,39 @@ where
         .enable_all()
         .build()
         .expect("the test runtime builds");
-    runtime.block_on(async move {
-        let store: Arc<dyn Store> = Arc::new(factory.await);
-        case(store, TestClock::default_start()).await;
-    });
+    let (store, teardown) = runtime.block_on(factory).into_fresh();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(case(store, TestClock::default_start()));
+    }));
+    if let Some(teardown) = teardown {
+        runtime.block_on(teardown);
+    }
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
 }
 
-/// Runs every case in turn, each on a fresh store from `factory`, from inside a tokio
-/// runtime (multi-threaded, for the concurrency cases to mean anything).
+/// Runs every case in turn, each on a fresh store from `factory` (then its teardown, if it
+/// is a [`Fresh`] store), from inside a tokio runtime (multi-threaded, for the concurrency
+/// cases to mean anything).
 ///
 /// # Panics
-/// On the first failing case, naming it.
-pub async fn run_all<S, F, Fut>(factory: F)
+/// On the first failing case, naming it (after that case's teardown ran).
+pub async fn run_all<O, F, Fut>(factory: F)
 where
-    S: Store,
+    O: IntoFresh,
     F: Fn() -> Fut,
-    Fut: Future<Output = S>,
+    Fut: Future<Output = O>,
 {
     for (name, case) in TABLE {
-        let store: Arc<dyn Store> = Arc::new(factory().await);
-        if let Err(error) = crate::__tokio::spawn(case(store, TestClock::default_start())).await {
+        let (store, teardown) = factory().await.into_fresh();
+        let outcome = crate::__tokio::spawn(case(store, TestClock::default_start())).await;
+        if let Some(teardown) = teardown {
+            teardown.await;
+        }
+        if let Err(error) = outcome {
             let message = match error.try_into_panic() {
-                Ok(panic) => panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_default(),
+                Ok(panic) => panic_message(panic.as_ref()),
                 Err(error) => error.to_string(),
             };
             panic!("conformance case {name} failed: {message}");
@@ -280,8 +385,10 @@ mod tests {
             include_str!("atomicity.rs"),
             include_str!("audit.rs"),
             include_str!("concurrency.rs"),
+            include_str!("orders.rs"),
             include_str!("outbox.rs"),
             include_str!("purge.rs"),
+            include_str!("races.rs"),
             include_str!("rate_limit.rs"),
             include_str!("timestamps.rs"),
             include_str!("tokens.rs"),
