@@ -20,7 +20,7 @@ mod queries;
 use std::sync::Arc;
 
 use admit_core::decide::{AccountEvent, Ctx, Decision, Rules, Subjects};
-use admit_core::password::{PasswordHasher, PasswordPolicy};
+use admit_core::password::{PasswordHasher, PasswordMatch, PasswordPolicy};
 use admit_core::{AccountId, AccountRecord, Clock, EmailPolicy, Locale, MailKind, MailParams, PasswordHash, Timestamp};
 use admit_mail::{MailContext, Templates, Transport};
 use admit_store::Store;
@@ -270,14 +270,14 @@ impl Admit {
         &self,
         password: SecretString,
         hash: Option<PasswordHash>,
-    ) -> Result<bool> {
+    ) -> Result<PasswordMatch> {
         let _permit = self.inner.hashing.clone().acquire_owned().await.map_err(|_| AdmitError::Hashing)?;
         let hasher = self.inner.hasher.clone();
         tokio::task::spawn_blocking(move || match hash {
-            Some(hash) => hasher.verify(&password, &hash).unwrap_or(false),
+            Some(hash) => hasher.check(&password, &hash).unwrap_or(PasswordMatch::Mismatch),
             None => {
                 hasher.dummy_verify(&password);
-                false
+                PasswordMatch::Mismatch
             }
         })
         .await

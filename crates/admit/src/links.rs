@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use admit_core::decide::{self, AccountEvent, Decision};
-use admit_core::password::{PasswordContext, PasswordError, generate_temporary_password};
+use admit_core::password::{PasswordContext, PasswordError, PasswordMatch, generate_temporary_password};
 use admit_core::token::{self, LinkError, LinkFailure, ParsedToken};
 use admit_core::{AccountId, AccountRecord, Email, MailSecret, Timestamp, TokenPurpose, TokenRecord};
 use secrecy::{ExposeSecret, SecretString};
@@ -318,13 +318,13 @@ impl Admit {
         };
         let account = account.filter(|a| a.is_available() && a.password_hash.is_some());
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
-        let ok = self.verify_password_hash(password.clone(), hash.clone()).await.map_err(unavailable)?;
-        let Some(account) = account.filter(|_| ok) else {
+        let matched = self.verify_password_hash(password.clone(), hash.clone()).await.map_err(unavailable)?;
+        let Some(account) = account.filter(|_| matched != PasswordMatch::Mismatch) else {
             let _ = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await;
             return Err(SignInError::InvalidCredentials);
         };
         let rehashed = match hash {
-            Some(hash) if self.inner.hasher.needs_rehash(&hash) => {
+            Some(hash) if matched == PasswordMatch::MatchAsTyped || self.inner.hasher.needs_rehash(&hash) => {
                 Some(self.hash_password(password).await.map_err(unavailable)?)
             }
             _ => None,
@@ -364,7 +364,7 @@ impl Admit {
         if !account.is_available() {
             return Err(AdmitError::AccountUnavailable);
         }
-        if !self.verify_password_hash(current, account.password_hash.clone()).await? {
+        if self.verify_password_hash(current, account.password_hash.clone()).await? == PasswordMatch::Mismatch {
             return Err(AdmitError::Password(PasswordError::Incorrect));
         }
         let context = PasswordContext::of_account(&account);
