@@ -10,6 +10,7 @@ use admit_core::{AccountId, AccountRecord, Email, MailSecret, Timestamp, TokenPu
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::accounts::{BatchRow, BatchRowOutcome, MAX_BATCH_ROWS};
+use crate::config::Limit;
 use crate::{Admit, AdmitError, Result, digest};
 
 /// What the landing page of a valid link may show.
@@ -79,6 +80,37 @@ pub enum SignInError {
     Unavailable(#[source] AdmitError),
 }
 
+/// The rate-limit keys of one sign-in attempt.
+struct SignInKeys {
+    requester: String,
+    address: AddressKeys,
+}
+
+enum AddressKeys {
+    /// The requester signed in to this address before: its own counter for the address.
+    Known { pair: String },
+    /// Anyone else: the address's recent failures and its consecutive failures since the
+    /// last successful sign-in or password change (the key names both, so either resets it).
+    Stranger { recent: String, consecutive: String },
+}
+
+impl SignInKeys {
+    fn new(address: &str, requester: &str, account: Option<&AccountRecord>, known: bool) -> Self {
+        let requester_key = format!("signin:req:{}", digest(requester));
+        let address = if known {
+            AddressKeys::Known { pair: format!("signin:pair:{}", digest(&format!("{address}\n{requester}"))) }
+        } else {
+            let since =
+                account.map_or((0, 0), |a| (a.last_login_at.map_or(0, |t| t.as_unix_micros()), a.credential_epoch.0));
+            AddressKeys::Stranger {
+                recent: format!("signin:{}", digest(address)),
+                consecutive: format!("signin:run:{}:{}:{}", digest(address), since.0, since.1),
+            }
+        };
+        SignInKeys { requester: requester_key, address }
+    }
+}
+
 fn failure(reason: LinkFailure) -> LinkError {
     LinkError::new(reason)
 }
@@ -91,16 +123,28 @@ impl Admit {
         Ok(count >= u64::from(limit.count))
     }
 
-    async fn record_link_failure(&self, requester: &str, error: LinkError) -> LinkError {
+    /// Counts a failed link attempt against `requester`. Over the limit, the failure is
+    /// answered as [`LinkFailure::RateLimited`] (the real reason goes to the trace).
+    async fn record_link_failure(&self, requester: &str, error: LinkError, over_limit: bool) -> LinkError {
         let limit = self.inner.rate_limits.link_failures_per_requester;
         let key = format!("link:{}", digest(requester));
         let _ = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await;
-        tracing::info!(reason = ?error.reason(), requester = %digest(requester), "link refused");
-        error
+        tracing::info!(
+            target: "admit::security",
+            event = "link_refused",
+            reason = error.reason().as_str(),
+            rate_limited = over_limit,
+            requester = %digest(requester),
+            "link refused"
+        );
+        if over_limit { failure(LinkFailure::RateLimited) } else { error }
     }
 
-    /// Resolves a link: parse (malformed input costs no store call), throttle, look up,
-    /// verify, check the account. Every failure after parsing counts against the requester.
+    /// Resolves a link: parse (malformed input costs no store call), look up, verify, check
+    /// the account. Every failure after parsing counts against the requester; over its
+    /// limit, failures are answered as rate-limited, but a valid link still resolves, so a
+    /// stranger sharing the person's requester key (a proxy's address) cannot stop them
+    /// from using their own link.
     async fn resolve(
         &self,
         text: &str,
@@ -108,9 +152,7 @@ impl Admit {
         requester: &str,
     ) -> std::result::Result<(ParsedToken, TokenRecord, AccountRecord), CompletionError> {
         let parsed = token::parse(text)?;
-        if self.link_failures_exceeded(requester).await.map_err(CompletionError::Unavailable)? {
-            return Err(failure(LinkFailure::RateLimited).into());
-        }
+        let over = self.link_failures_exceeded(requester).await.map_err(CompletionError::Unavailable)?;
         let now = self.now();
         let record = match self
             .inner
@@ -120,22 +162,25 @@ impl Admit {
             .map_err(|e| CompletionError::Unavailable(e.into()))?
         {
             Some(record) => record,
-            None => return Err(self.record_link_failure(requester, failure(LinkFailure::Unknown)).await.into()),
+            None => return Err(self.record_link_failure(requester, failure(LinkFailure::Unknown), over).await.into()),
         };
         let purpose = purpose.unwrap_or(record.purpose);
         if let Err(error) = parsed.verify(&record, purpose, now) {
-            return Err(self.record_link_failure(requester, error).await.into());
+            return Err(self.record_link_failure(requester, error, over).await.into());
         }
         let account =
             self.inner.store.account(record.account_id).await.map_err(|e| CompletionError::Unavailable(e.into()))?;
         let account = match account {
             Some(account) => account,
             None => {
-                return Err(self.record_link_failure(requester, failure(LinkFailure::AccountUnavailable)).await.into());
+                return Err(self
+                    .record_link_failure(requester, failure(LinkFailure::AccountUnavailable), over)
+                    .await
+                    .into());
             }
         };
         if let Err(error) = record.check_account(&account) {
-            return Err(self.record_link_failure(requester, error).await.into());
+            return Err(self.record_link_failure(requester, error, over).await.into());
         }
         Ok((parsed, record, account))
     }
@@ -265,14 +310,16 @@ impl Admit {
         let now = self.now();
         let limits = self.inner.rate_limits;
         let store = &self.inner.store;
-        let per_email = store
-            .hit_rate_limit(
-                &format!("reset:email:{}", digest(email.key().as_str())),
-                limits.reset_per_email.count,
-                limits.reset_per_email.per,
-                now,
-            )
-            .await?;
+        // A requester that signed in to this address before has its own allowance for it:
+        // strangers using up the address's requests cannot stop the owner's.
+        let known = self.is_known_requester(email.key().as_str(), requester).await?;
+        let per_email_key = if known {
+            format!("reset:pair:{}", digest(&format!("{}\n{requester}", email.key().as_str())))
+        } else {
+            format!("reset:email:{}", digest(email.key().as_str()))
+        };
+        let per_email =
+            store.hit_rate_limit(&per_email_key, limits.reset_per_email.count, limits.reset_per_email.per, now).await?;
         let per_requester = store
             .hit_rate_limit(
                 &format!("reset:req:{}", digest(requester)),
@@ -302,25 +349,72 @@ impl Admit {
         &self,
         email: &str,
         password: SecretString,
+        requester: &str,
     ) -> std::result::Result<SignIn, SignInError> {
         let unavailable = SignInError::Unavailable;
         let parsed = Email::parse(email).ok();
-        let limit = self.inner.rate_limits.sign_in_failures_per_email;
-        let key = format!("signin:{}", digest(parsed.as_ref().map_or(email, |e| e.key().as_str())));
-        let count =
-            self.inner.store.rate_limit_count(&key, limit.per, self.now()).await.map_err(|e| unavailable(e.into()))?;
-        if count >= u64::from(limit.count) {
-            return Err(SignInError::RateLimited);
-        }
+        let address = parsed.as_ref().map_or(email, |e| e.key().as_str());
+        let limits = self.inner.rate_limits;
+        let now = self.now();
+        let store = &self.inner.store;
+        // The same reads whatever the address and requester: the account, whether the
+        // requester is known for the address, and the counters that apply.
         let account = match &parsed {
-            Some(email) => self.inner.store.account_by_email(email.key()).await.map_err(|e| unavailable(e.into()))?,
+            Some(email) => store.account_by_email(email.key()).await.map_err(|e| unavailable(e.into()))?,
             None => None,
         };
+        let known = self.is_known_requester(address, requester).await.map_err(unavailable)?;
+        let keys = SignInKeys::new(address, requester, account.as_ref(), known);
+        let counted = |key: String, limit: Limit| async move {
+            store.rate_limit_count(&key, limit.per, now).await.map(|n| n >= u64::from(limit.count))
+        };
+        let requester_over = counted(keys.requester.clone(), limits.sign_in_failures_per_requester)
+            .await
+            .map_err(|e| unavailable(e.into()))?;
+        let address_over = match &keys.address {
+            AddressKeys::Known { pair } => {
+                counted(pair.clone(), limits.sign_in_failures_per_email).await.map_err(|e| unavailable(e.into()))?
+            }
+            AddressKeys::Stranger { recent, consecutive } => {
+                counted(recent.clone(), limits.sign_in_failures_per_email).await.map_err(|e| unavailable(e.into()))?
+                    || counted(consecutive.clone(), limits.sign_in_consecutive_failures_per_email)
+                        .await
+                        .map_err(|e| unavailable(e.into()))?
+            }
+        };
+        if requester_over || address_over {
+            tracing::info!(
+                target: "admit::security",
+                event = "sign_in_refused",
+                reason = if requester_over { "requester_rate_limited" } else { "address_rate_limited" },
+                known_requester = known,
+                requester = %digest(requester),
+                "sign-in refused"
+            );
+            return Err(SignInError::RateLimited);
+        }
         let account = account.filter(|a| a.is_available() && a.password_hash.is_some());
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let matched = self.verify_password_hash(password.clone(), hash.clone()).await.map_err(unavailable)?;
         let Some(account) = account.filter(|_| matched != PasswordMatch::Mismatch) else {
-            let _ = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await;
+            let hit = |key: String, limit: Limit| async move {
+                let _ = store.hit_rate_limit(&key, limit.count, limit.per, now).await;
+            };
+            hit(keys.requester.clone(), limits.sign_in_failures_per_requester).await;
+            match &keys.address {
+                AddressKeys::Known { pair } => hit(pair.clone(), limits.sign_in_failures_per_email).await,
+                AddressKeys::Stranger { recent, consecutive } => {
+                    hit(recent.clone(), limits.sign_in_failures_per_email).await;
+                    hit(consecutive.clone(), limits.sign_in_consecutive_failures_per_email).await;
+                }
+            }
+            tracing::info!(
+                target: "admit::security",
+                event = "sign_in_failed",
+                known_requester = known,
+                requester = %digest(requester),
+                "sign-in failed"
+            );
             return Err(SignInError::InvalidCredentials);
         };
         let rehashed = match hash {
@@ -334,6 +428,7 @@ impl Admit {
             let decision = self.decide(|ctx| decide::sign_in(ctx, &account, rehashed.clone()));
             match self.commit(decision).await {
                 Ok(_) => {
+                    self.remember_requester(address, requester).await;
                     return Ok(SignIn { account_id: account.id, must_change_password: account.must_change_password });
                 }
                 Err(AdmitError::Concurrent) => match self.inner.store.account(account.id).await {
@@ -345,6 +440,30 @@ impl Admit {
             }
         }
         Err(unavailable(AdmitError::Concurrent))
+    }
+
+    fn known_requester_key(address: &str, requester: &str) -> String {
+        format!("known:{}", digest(&format!("{address}\n{requester}")))
+    }
+
+    /// Whether `requester` signed in successfully to `address` within the memory
+    /// ([`RateLimits::known_requester_memory`](crate::RateLimits::known_requester_memory)):
+    /// the current fixed window or the one before it.
+    pub(crate) async fn is_known_requester(&self, address: &str, requester: &str) -> Result<bool> {
+        let memory = self.inner.rate_limits.known_requester_memory;
+        let key = Self::known_requester_key(address, requester);
+        let now = self.now();
+        let store = &self.inner.store;
+        Ok(store.rate_limit_count(&key, memory, now).await? > 0
+            || store.rate_limit_count(&key, memory, now.saturating_sub(memory)).await? > 0)
+    }
+
+    async fn remember_requester(&self, address: &str, requester: &str) {
+        let memory = self.inner.rate_limits.known_requester_memory;
+        let key = Self::known_requester_key(address, requester);
+        if let Err(error) = self.inner.store.hit_rate_limit(&key, u32::MAX, memory, self.now()).await {
+            tracing::warn!(%error, "could not remember the requester of a successful sign-in");
+        }
     }
 
     /// The person changes their own password after signing in (required when
