@@ -195,8 +195,11 @@ impl Admit {
             Some(email) => self.inner.store.account_by_email(email.key()).await?,
             None => None,
         };
-        let decision =
-            self.decide(|ctx| decide::create_account(ctx, &actor, input, existing.as_ref(), invite == Invite::Now))?;
+        let decision = self
+            .decide_for(&actor, "create_account", None, |ctx| {
+                decide::create_account(ctx, &actor, input, existing.as_ref(), invite == Invite::Now)
+            })
+            .await?;
         let decision = self.commit(decision).await?;
         Ok(decision.account.unwrap_or_else(|| unreachable!("create returns the account")))
     }
@@ -258,6 +261,7 @@ impl Admit {
             }
             decisions
         });
+        self.record_forbidden_rows(&actor, "create_accounts", &outcomes, |_| None).await;
         // A row without an address is created but not invited, and reported as `Created`.
         self.commit_rows(decisions, &mut outcomes, |d| {
             let account = d.account.as_ref().unwrap_or_else(|| unreachable!("create returns the account"));
@@ -316,9 +320,14 @@ impl Admit {
     /// [`AdmitError::Forbidden`], [`AdmitError::Status`] unless the account is `Created`,
     /// [`AdmitError::NoEmail`], [`AdmitError::AccountUnavailable`], [`AdmitError::NotFound`].
     pub async fn invite(&self, actor: AccountId, account: AccountId) -> Result<AccountRecord> {
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let decision = self.decide(|ctx| decide::invite(ctx, &actor, &account))?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| async move {
+            let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+            let decision = self
+                .decide_for(&actor, "invite", Some(account.id), |ctx| decide::invite(ctx, &actor, &account))
+                .await?;
+            Ok(self.commit(decision).await?.account.unwrap_or(account))
+        })
+        .await
     }
 
     /// Re-sends the invitation (« Relancer », « Réinviter ») to an account that never
@@ -329,10 +338,17 @@ impl Admit {
     /// As [`Admit::invite`] (the account must be `Invited` or `InvitationExpired`), and
     /// [`AdmitError::RateLimited`].
     pub async fn reinvite(&self, actor: AccountId, account: AccountId) -> Result<AccountRecord> {
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let decision = self.decide(|ctx| decide::reinvite(ctx, &actor, &account))?;
-        self.throttle(&format!("resend:{}", account.id), self.inner.rate_limits.resend_per_account).await?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| async move {
+            let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+            let decision = self
+                .decide_for(&actor, "reinvite", Some(account.id), |ctx| decide::reinvite(ctx, &actor, &account))
+                .await?;
+            self.resend_allowed(&actor, "reinvite", &account).await?;
+            let decision = self.commit(decision).await?;
+            self.count_resend(&account).await;
+            Ok(decision.account.unwrap_or(account))
+        })
+        .await
     }
 
     /// An administrator sends a password-reset link (« Envoyer un mail de
@@ -344,10 +360,19 @@ impl Admit {
     /// account, [`AdmitError::AccountUnavailable`], [`AdmitError::NoEmail`],
     /// [`AdmitError::RateLimited`], [`AdmitError::NotFound`].
     pub async fn send_password_reset(&self, actor: AccountId, account: AccountId) -> Result<()> {
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let decision = self.decide(|ctx| decide::send_reset(ctx, &actor, &account))?;
-        self.throttle(&format!("resend:{}", account.id), self.inner.rate_limits.resend_per_account).await?;
-        self.commit(decision).await?;
+        self.decide_again_on_conflict(|| async move {
+            let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+            let decision = self
+                .decide_for(&actor, "send_password_reset", Some(account.id), |ctx| {
+                    decide::send_reset(ctx, &actor, &account)
+                })
+                .await?;
+            self.resend_allowed(&actor, "send_password_reset", &account).await?;
+            self.commit(decision).await?;
+            self.count_resend(&account).await;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
@@ -361,9 +386,19 @@ impl Admit {
         account: AccountId,
         change: ProfileChange,
     ) -> Result<AccountRecord> {
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let decision = self.decide(|ctx| decide::update_profile(ctx, &actor, &account, change))?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| {
+            let change = change.clone();
+            async move {
+                let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+                let decision = self
+                    .decide_for(&actor, "update_profile", Some(account.id), |ctx| {
+                        decide::update_profile(ctx, &actor, &account, change)
+                    })
+                    .await?;
+                Ok(self.commit(decision).await?.account.unwrap_or(account))
+            }
+        })
+        .await
     }
 
     /// Replaces an account's grants (« Choisir son rôle », « Lui affecter les entreprises
@@ -381,13 +416,23 @@ impl Admit {
         if grants.is_empty() || grants.len() > AccountRecord::MAX_GRANTS {
             return Err(AdmitError::InvalidField(FieldError::InvalidGrants));
         }
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let last = self.is_last_platform_administrator(&account).await?;
         let mut grants = grants;
         grants.sort();
         grants.dedup();
-        let decision = self.decide(|ctx| decide::change_grants(ctx, &actor, &account, grants, last))?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| {
+            let grants = grants.clone();
+            async move {
+                let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+                let last = self.is_last_platform_administrator(&account).await?;
+                let decision = self
+                    .decide_for(&actor, "change_grants", Some(account.id), |ctx| {
+                        decide::change_grants(ctx, &actor, &account, grants, last)
+                    })
+                    .await?;
+                Ok(self.commit(decision).await?.account.unwrap_or(account))
+            }
+        })
+        .await
     }
 
     /// Assigns or changes an account's address. Outstanding links are revoked and the old
@@ -398,10 +443,20 @@ impl Admit {
     /// [`AdmitError::NotFound`].
     pub async fn change_email(&self, actor: AccountId, account: AccountId, email: &str) -> Result<AccountRecord> {
         let email = self.inner.email_policy.parse(email)?;
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let holder = self.inner.store.account_by_email(email.key()).await?;
-        let decision = self.decide(|ctx| decide::change_email(ctx, &actor, &account, email, holder.as_ref()))?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| {
+            let email = email.clone();
+            async move {
+                let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+                let holder = self.inner.store.account_by_email(email.key()).await?;
+                let decision = self
+                    .decide_for(&actor, "change_email", Some(account.id), |ctx| {
+                        decide::change_email(ctx, &actor, &account, email, holder.as_ref())
+                    })
+                    .await?;
+                Ok(self.commit(decision).await?.account.unwrap_or(account))
+            }
+        })
+        .await
     }
 
     /// Assigns or changes many addresses at once (« Faire un traitement par lot … Saisir
@@ -423,6 +478,7 @@ impl Admit {
             }
         }
         let ids: Vec<AccountId> = parsed.iter().map(|(_, id, _)| *id).collect();
+        let target_of: HashMap<usize, AccountId> = parsed.iter().map(|(index, id, _)| (*index, *id)).collect();
         let keys: Vec<EmailKey> = parsed.iter().map(|(_, _, e)| e.key().clone()).collect();
         let accounts: HashMap<AccountId, AccountRecord> =
             self.inner.store.accounts_by_ids(&ids).await?.into_iter().map(|a| (a.id, a)).collect();
@@ -454,6 +510,7 @@ impl Admit {
             }
             decisions
         });
+        self.record_forbidden_rows(&actor, "assign_emails", &outcomes, |index| target_of.get(&index).copied()).await;
         self.commit_rows(decisions, &mut outcomes, |d| {
             BatchRowOutcome::Done(d.account.as_ref().map(|a| a.id).unwrap_or_else(|| unreachable!()))
         })
@@ -473,10 +530,17 @@ impl Admit {
         account: AccountId,
         change: StatusChange,
     ) -> Result<AccountRecord> {
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let last = self.is_last_platform_administrator(&account).await?;
-        let decision = self.decide(|ctx| decide::change_status(ctx, &actor, &account, change, last))?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| async move {
+            let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+            let last = self.is_last_platform_administrator(&account).await?;
+            let decision = self
+                .decide_for(&actor, "change_status", Some(account.id), |ctx| {
+                    decide::change_status(ctx, &actor, &account, change, last)
+                })
+                .await?;
+            Ok(self.commit(decision).await?.account.unwrap_or(account))
+        })
+        .await
     }
 
     /// Deletes a trashed account for good (an administrator emptying the trash).
@@ -486,7 +550,9 @@ impl Admit {
     /// [`AdmitError::NotFound`].
     pub async fn purge(&self, actor: AccountId, account: AccountId) -> Result<()> {
         let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let decision = self.decide(|ctx| decide::purge(ctx, Some(&actor), &account))?;
+        let decision = self
+            .decide_for(&actor, "purge", Some(account.id), |ctx| decide::purge(ctx, Some(&actor), &account))
+            .await?;
         self.commit(decision).await?;
         Ok(())
     }
@@ -571,4 +637,56 @@ pub(crate) fn rows(outcomes: Vec<Option<BatchRowOutcome>>) -> Vec<BatchRow> {
             outcome: outcome.unwrap_or(BatchRowOutcome::Refused("skipped".into())),
         })
         .collect()
+}
+
+impl Admit {
+    /// Whether an administrative re-send (invite again, reset) to `account` is within the
+    /// per-account limit. Counted by [`Admit::count_resend`] only once the change has
+    /// committed, so a re-send that fails to commit costs no slot.
+    async fn resend_allowed(&self, actor: &AccountRecord, call: &'static str, account: &AccountRecord) -> Result<()> {
+        let limit = self.inner.rate_limits.resend_per_account;
+        let key = format!("resend:{}", account.id);
+        let now = self.now();
+        if self.inner.store.rate_limit_count(&key, limit.per, now).await? >= u64::from(limit.count) {
+            self.refused(
+                admit_core::decide::Refusal {
+                    kind: admit_core::decide::RefusalKind::ResendRateLimited,
+                    account: Some(account.id),
+                    actor: Some(actor.id),
+                    call: Some(call),
+                    reason: "resend_per_account",
+                },
+                None,
+            );
+            let window_end = admit_store::window_start(now, limit.per).saturating_add(limit.per);
+            return Err(AdmitError::RateLimited { retry_at: window_end });
+        }
+        Ok(())
+    }
+
+    async fn count_resend(&self, account: &AccountRecord) {
+        let limit = self.inner.rate_limits.resend_per_account;
+        let key = format!("resend:{}", account.id);
+        if let Err(error) = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await {
+            tracing::warn!(%error, "could not count an administrative re-send");
+        }
+    }
+}
+
+impl Admit {
+    /// Records each row of a batch that the policy refused, as [`Admit::decide_for`] does
+    /// for a single call.
+    async fn record_forbidden_rows(
+        &self,
+        actor: &AccountRecord,
+        call: &'static str,
+        outcomes: &[Option<BatchRowOutcome>],
+        target_of: impl Fn(usize) -> Option<AccountId>,
+    ) {
+        for (index, outcome) in outcomes.iter().enumerate() {
+            if let Some(BatchRowOutcome::Forbidden(f)) = outcome {
+                self.record_refused_call(actor, call, target_of(index), f.reason()).await;
+            }
+        }
+    }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use admit_core::decide::{self, AccountEvent, Decision};
+use admit_core::decide::{self, AccountEvent, Decision, Refusal, RefusalKind};
 use admit_core::password::{PasswordContext, PasswordError, PasswordMatch, generate_temporary_password};
 use admit_core::token::{self, LinkError, LinkFailure, ParsedToken};
 use admit_core::{AccountId, AccountRecord, Email, MailSecret, Timestamp, TokenPurpose, TokenRecord};
@@ -125,18 +125,24 @@ impl Admit {
 
     /// Counts a failed link attempt against `requester`. Over the limit, the failure is
     /// answered as [`LinkFailure::RateLimited`] (the real reason goes to the trace).
-    async fn record_link_failure(&self, requester: &str, error: LinkError, over_limit: bool) -> LinkError {
+    async fn record_link_failure(
+        &self,
+        requester: &str,
+        error: LinkError,
+        over_limit: bool,
+        account: Option<AccountId>,
+    ) -> LinkError {
         let limit = self.inner.rate_limits.link_failures_per_requester;
         let key = format!("link:{}", digest(requester));
         let _ = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await;
-        tracing::info!(
-            target: "admit::security",
-            event = "link_refused",
-            reason = error.reason().as_str(),
-            rate_limited = over_limit,
-            requester = %digest(requester),
-            "link refused"
-        );
+        let refusal = Refusal {
+            kind: RefusalKind::LinkRefused,
+            account,
+            actor: None,
+            call: None,
+            reason: error.reason().as_str(),
+        };
+        self.refused(refusal, Some(requester));
         if over_limit { failure(LinkFailure::RateLimited) } else { error }
     }
 
@@ -162,11 +168,16 @@ impl Admit {
             .map_err(|e| CompletionError::Unavailable(e.into()))?
         {
             Some(record) => record,
-            None => return Err(self.record_link_failure(requester, failure(LinkFailure::Unknown), over).await.into()),
+            None => {
+                return Err(self
+                    .record_link_failure(requester, failure(LinkFailure::Unknown), over, None)
+                    .await
+                    .into());
+            }
         };
         let purpose = purpose.unwrap_or(record.purpose);
         if let Err(error) = parsed.verify(&record, purpose, now) {
-            return Err(self.record_link_failure(requester, error, over).await.into());
+            return Err(self.record_link_failure(requester, error, over, Some(record.account_id)).await.into());
         }
         let account =
             self.inner.store.account(record.account_id).await.map_err(|e| CompletionError::Unavailable(e.into()))?;
@@ -174,13 +185,18 @@ impl Admit {
             Some(account) => account,
             None => {
                 return Err(self
-                    .record_link_failure(requester, failure(LinkFailure::AccountUnavailable), over)
+                    .record_link_failure(
+                        requester,
+                        failure(LinkFailure::AccountUnavailable),
+                        over,
+                        Some(record.account_id),
+                    )
                     .await
                     .into());
             }
         };
         if let Err(error) = record.check_account(&account) {
-            return Err(self.record_link_failure(requester, error, over).await.into());
+            return Err(self.record_link_failure(requester, error, over, Some(account.id)).await.into());
         }
         Ok((parsed, record, account))
     }
@@ -330,6 +346,16 @@ impl Admit {
             .await?;
         let account = store.account_by_email(email.key()).await?;
         let throttled = !(per_email.allowed && per_requester.allowed);
+        if throttled {
+            let refusal = Refusal {
+                kind: RefusalKind::ResetRateLimited,
+                account: None,
+                actor: None,
+                call: None,
+                reason: if per_email.allowed { "requester_rate_limited" } else { "address_rate_limited" },
+            };
+            self.refused(refusal, Some(requester));
+        }
         let requester = if throttled { format!("{} throttled", digest(requester)) } else { digest(requester) };
         let candidate = if throttled { None } else { account.as_ref() };
         let decision = self.decide(|ctx| decide::request_reset(ctx, candidate, &requester));
@@ -383,16 +409,23 @@ impl Admit {
             }
         };
         if requester_over || address_over {
-            tracing::info!(
-                target: "admit::security",
-                event = "sign_in_refused",
-                reason = if requester_over { "requester_rate_limited" } else { "address_rate_limited" },
-                known_requester = known,
-                requester = %digest(requester),
-                "sign-in refused"
-            );
+            let refusal = Refusal {
+                kind: RefusalKind::SignInRateLimited,
+                account: account.as_ref().map(|a| a.id),
+                actor: None,
+                call: None,
+                reason: if requester_over { "requester_rate_limited" } else { "address_rate_limited" },
+            };
+            self.refused(refusal, Some(requester));
             return Err(SignInError::RateLimited);
         }
+        let known_account = account.as_ref().map(|a| a.id);
+        let failure_reason = match &account {
+            None => "unknown_address",
+            Some(a) if !a.is_available() => "account_unavailable",
+            Some(a) if a.password_hash.is_none() => "no_password",
+            Some(_) => "wrong_password",
+        };
         let account = account.filter(|a| a.is_available() && a.password_hash.is_some());
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let matched = self.verify_password_hash(password.clone(), hash.clone()).await.map_err(unavailable)?;
@@ -408,13 +441,14 @@ impl Admit {
                     hit(consecutive.clone(), limits.sign_in_consecutive_failures_per_email).await;
                 }
             }
-            tracing::info!(
-                target: "admit::security",
-                event = "sign_in_failed",
-                known_requester = known,
-                requester = %digest(requester),
-                "sign-in failed"
-            );
+            let refusal = Refusal {
+                kind: RefusalKind::SignInFailed,
+                account: known_account,
+                actor: None,
+                call: None,
+                reason: failure_reason,
+            };
+            self.refused(refusal, Some(requester));
             return Err(SignInError::InvalidCredentials);
         };
         let rehashed = match hash {
@@ -483,7 +517,26 @@ impl Admit {
         if !account.is_available() {
             return Err(AdmitError::AccountUnavailable);
         }
+        // A wrong current password is a failed attempt, throttled like sign-in (ASVS 6.2.3):
+        // a stolen session cannot be used to guess the password behind it.
+        let limit = self.inner.rate_limits.sign_in_failures_per_email;
+        let key = format!("password_change:{}", account.id);
+        let now = self.now();
+        let refusal = |reason| Refusal {
+            kind: RefusalKind::CurrentPasswordRefused,
+            account: Some(account.id),
+            actor: Some(account.id),
+            call: Some("change_own_password"),
+            reason,
+        };
+        if self.inner.store.rate_limit_count(&key, limit.per, now).await? >= u64::from(limit.count) {
+            self.refused(refusal("rate_limited"), None);
+            let retry_at = admit_store::window_start(now, limit.per).saturating_add(limit.per);
+            return Err(AdmitError::RateLimited { retry_at });
+        }
         if self.verify_password_hash(current, account.password_hash.clone()).await? == PasswordMatch::Mismatch {
+            self.inner.store.hit_rate_limit(&key, limit.count, limit.per, now).await?;
+            self.refused(refusal("wrong_current_password"), None);
             return Err(AdmitError::Password(PasswordError::Incorrect));
         }
         let context = PasswordContext::of_account(&account);
@@ -512,22 +565,32 @@ impl Admit {
         if !self.inner.admin_set_password {
             return Err(AdmitError::SetPasswordDisabled);
         }
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+        let (actor_record, account_record) = (self.actor(actor).await?, self.account(account).await?);
         // Authorize before looking at the password, so a forbidden call learns nothing.
-        admit_core::authz::authorize(
-            &actor,
-            admit_core::authz::Action::SetPassword,
-            &admit_core::authz::Target {
-                kind: account.kind,
-                grants: &account.grants,
-                is_last_platform_administrator: false,
-            },
-        )?;
-        let context = PasswordContext::of_account(&account);
+        self.authorize_for(&actor_record, "set_password", admit_core::authz::Action::SetPassword, &account_record)
+            .await?;
+        let context = PasswordContext::of_account(&account_record);
         self.inner.password_policy.check(&new_password, &confirmation, &context)?;
         let hash = self.hash_password(new_password).await?;
-        let decision = self.decide(|ctx| decide::set_password(ctx, &actor, &account, hash, must_change))?;
-        Ok(self.commit(decision).await?.events)
+        // Lost a race against another change of the account (the person accepted their
+        // invitation meanwhile, say): decide again on the fresh account, with the same hash.
+        let first = std::cell::Cell::new(Some((actor_record, account_record)));
+        self.decide_again_on_conflict(|| {
+            let (hash, first) = (hash.clone(), first.take());
+            async move {
+                let (actor, account) = match first {
+                    Some(records) => records,
+                    None => (self.actor(actor).await?, self.account(account).await?),
+                };
+                let decision = self
+                    .decide_for(&actor, "set_password", Some(account.id), |ctx| {
+                        decide::set_password(ctx, &actor, &account, hash, must_change)
+                    })
+                    .await?;
+                Ok(self.commit(decision).await?.events)
+            }
+        })
+        .await
     }
 
     /// Generates temporary passwords for many accounts at once (« Génération par lot »):
@@ -565,7 +628,10 @@ impl Admit {
             };
             if let Err(refusal) = eligible_for_temporary_password(&actor, account) {
                 outcomes[index] = Some(match refusal {
-                    AdmitError::Forbidden(f) => BatchRowOutcome::Forbidden(f),
+                    AdmitError::Forbidden(f) => {
+                        self.record_refused_call(&actor, "issue_temporary_passwords", Some(id), f.reason()).await;
+                        BatchRowOutcome::Forbidden(f)
+                    }
                     other => BatchRowOutcome::Refused(other.to_string()),
                 });
                 continue;
@@ -614,7 +680,12 @@ impl Admit {
 
     async fn temporary_password(&self, actor: &AccountRecord, account: &AccountRecord) -> Result<()> {
         // Refuse early (forbidden, unavailable, no address) before spending a hash.
-        eligible_for_temporary_password(actor, account)?;
+        if let Err(error) = eligible_for_temporary_password(actor, account) {
+            if let AdmitError::Forbidden(f) = &error {
+                self.record_refused_call(actor, "issue_temporary_password", Some(account.id), f.reason()).await;
+            }
+            return Err(error);
+        }
         let password = generate_temporary_password(&mut rand::rng());
         let secret = MailSecret::new(password.expose_secret().to_owned());
         let hash = self.hash_password(password).await?;

@@ -231,7 +231,7 @@ async fn no_secret_in_any_log_line_error_or_record() {
     }
     let captured = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = captured.lines().collect();
-    assert!(lines.iter().any(|l| l.contains("link refused")), "refused links are logged: {captured}");
+    assert!(lines.iter().any(|l| l.contains("event=\"link_refused\"")), "refused links are logged: {captured}");
     assert!(lines.iter().any(|l| l.contains("dispatch round")), "deliveries are logged");
     for line in &lines {
         for secret in leaks(line, &secrets) {
