@@ -32,7 +32,7 @@ pub use accounts::{BatchRow, BatchRowOutcome, CreateAccount, EmailAssignment, In
 pub use config::{AdmitBuilder, ConfigError, Limit, RateLimits};
 pub use dispatch::{DispatchReport, Dispatcher, DispatcherConfig};
 pub use error::{AdmitError, Result};
-pub use links::{Completion, CompletionError, LinkInfo, SignIn, SignInError};
+pub use links::{Completion, CompletionError, InspectError, LinkInfo, SignIn, SignInError};
 pub use queries::AccountView;
 
 #[doc(inline)]

@@ -54,6 +54,30 @@ pub enum CompletionError {
     Unavailable(#[source] AdmitError),
 }
 
+/// Why [`Admit::inspect_link`] could not show a link's page: the link is invalid or expired
+/// (one answer for every reason), or the service failed, which a page shows as "try again
+/// later" (HTTP 503), never as an invalid link.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InspectError {
+    /// Invalid or expired link.
+    #[error(transparent)]
+    InvalidLink(#[from] LinkError),
+    /// The service failed (the store could not be read); the link may well be valid.
+    #[error("service unavailable")]
+    Unavailable(#[source] AdmitError),
+}
+
+impl InspectError {
+    /// The link error, when the link itself was refused (`None` when the service failed).
+    pub fn link_error(&self) -> Option<LinkError> {
+        match self {
+            InspectError::InvalidLink(error) => Some(*error),
+            InspectError::Unavailable(_) => None,
+        }
+    }
+}
+
 /// A successful sign-in check.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignIn {
@@ -206,9 +230,10 @@ impl Admit {
     /// host rate-limits failures by, e.g. the client IP.
     ///
     /// # Errors
-    /// [`LinkError`] ("invalid or expired link"; the real reason is in
-    /// [`LinkError::reason`] and the logs).
-    pub async fn inspect_link(&self, token: &str, requester: &str) -> std::result::Result<LinkInfo, LinkError> {
+    /// [`InspectError::InvalidLink`] ("invalid or expired link"; the real reason is in
+    /// [`LinkError::reason`] and the logs), or [`InspectError::Unavailable`] when the store
+    /// failed.
+    pub async fn inspect_link(&self, token: &str, requester: &str) -> std::result::Result<LinkInfo, InspectError> {
         match self.resolve(token, None, requester).await {
             Ok((_, record, account)) => Ok(LinkInfo {
                 purpose: record.purpose,
@@ -217,8 +242,10 @@ impl Admit {
                 email: account.email.as_ref().map(|e| e.as_str().to_owned()),
                 expires_at: record.expires_at,
             }),
-            Err(CompletionError::InvalidLink(e)) => Err(e),
-            Err(_) => Err(failure(LinkFailure::Unknown)),
+            Err(CompletionError::InvalidLink(e)) => Err(InspectError::InvalidLink(e)),
+            Err(CompletionError::Unavailable(e)) => Err(InspectError::Unavailable(e)),
+            // Resolving a link checks no password.
+            Err(CompletionError::Password(_)) => Err(InspectError::InvalidLink(failure(LinkFailure::Unknown))),
         }
     }
 

@@ -62,7 +62,7 @@ async fn a_malformed_token_costs_no_store_call() {
     // A MockStore with no expectation panics on any call.
     let admit = admit(MockStore::new());
     for text in ["", "adm_", "adm_!!!!", "not a token at all", &"adm_".repeat(1000)] {
-        let error = admit.inspect_link(text, "198.51.100.1").await.unwrap_err();
+        let error = admit.inspect_link(text, "198.51.100.1").await.unwrap_err().link_error().unwrap();
         assert_eq!(error.reason(), LinkFailure::Malformed, "{text:?}");
     }
 }

@@ -142,7 +142,7 @@ mod lockout {
             for _ in 0..25 {
                 let _ = w.admit.inspect_link(&bogus, PROXY).await;
             }
-            assert_eq!(w.admit.inspect_link(&bogus, PROXY).await.unwrap_err().reason(), LinkFailure::RateLimited);
+            assert_eq!(w.admit.inspect_link(&bogus, PROXY).await.unwrap_err().link_error().unwrap().reason(), LinkFailure::RateLimited);
             assert!(w.admit.inspect_link(&token, PROXY).await.is_ok());
             w.admit.accept_invitation(&token, password(OWNER_PASSWORD), password(OWNER_PASSWORD), PROXY).await.unwrap();
         }
