@@ -30,6 +30,6 @@ pub use id::{AccountId, AuditId, ClientFileId, IdError, MailId, ProgramId};
 pub use mail::{Lease, MailKind, MailParams, MailRecord, MailSecret, MailStatus};
 pub use password::{
     Argon2Params, MAX_PASSWORD_BYTES, PasswordContext, PasswordError, PasswordHash, PasswordHasher, PasswordMatch,
-    PasswordPolicy, generate_temporary_password,
+    PasswordPolicy, PasswordRefusal, generate_temporary_password,
 };
 pub use token::{LinkError, LinkFailure, RevokeReason, TokenPurpose, TokenRecord, TokenSelector, VerifierHash};

@@ -109,6 +109,9 @@ impl fmt::Debug for PasswordHash {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum PasswordError {
+    /// No password was given (empty).
+    #[error("password is required")]
+    Required,
     /// The password and its confirmation differ.
     #[error("password and confirmation do not match")]
     Mismatch,
@@ -162,7 +165,8 @@ impl PasswordError {
     pub const fn is_policy_refusal(&self) -> bool {
         matches!(
             self,
-            PasswordError::Mismatch
+            PasswordError::Required
+                | PasswordError::Mismatch
                 | PasswordError::TooShort { .. }
                 | PasswordError::TooLong { .. }
                 | PasswordError::TooManyBytes { .. }
@@ -186,6 +190,8 @@ impl PasswordError {
     pub fn localized(&self, locale: &Locale) -> String {
         let french = locale.language() == "fr";
         match (self, french) {
+            (PasswordError::Required, true) => "Le mot de passe est obligatoire.".to_owned(),
+            (PasswordError::Required, false) => "A password is required.".to_owned(),
             (PasswordError::Mismatch, true) => "Le mot de passe et sa confirmation ne correspondent pas.".to_owned(),
             (PasswordError::Mismatch, false) => "The password and its confirmation do not match.".to_owned(),
             (PasswordError::TooShort { min }, true) => {
@@ -223,6 +229,84 @@ impl PasswordError {
         }
     }
 }
+
+/// Every rule a new password breaks, at once (so a form can show them all in one round
+/// trip), in the order of [`PasswordPolicy::check`]; never empty. Never contains the password.
+///
+/// ```
+/// use admit_core::{Email, PasswordContext, PasswordError, PasswordPolicy};
+/// use secrecy::SecretString;
+/// let email = Email::parse("jeanne.martin@exemple.fr").unwrap();
+/// let short = SecretString::from("martin");
+/// let refusal = PasswordPolicy::default()
+///     .check_all(&short, &short, &PasswordContext::new().email(&email))
+///     .unwrap_err();
+/// assert_eq!(refusal.reasons(), [PasswordError::TooShort { min: 12 }, PasswordError::ContainsPersonalInfo]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PasswordRefusal {
+    first: PasswordError,
+    rest: Vec<PasswordError>,
+}
+
+impl PasswordRefusal {
+    /// A refusal for one reason.
+    pub fn new(reason: PasswordError) -> Self {
+        PasswordRefusal { first: reason, rest: Vec::new() }
+    }
+
+    /// The first reason (the one [`PasswordPolicy::check`] reports).
+    pub fn first(&self) -> PasswordError {
+        self.first
+    }
+
+    /// Every reason, in order.
+    pub fn reasons(&self) -> Vec<PasswordError> {
+        std::iter::once(self.first).chain(self.rest.iter().copied()).collect()
+    }
+
+    /// Whether `reason` is among them.
+    pub fn contains(&self, reason: PasswordError) -> bool {
+        self.first == reason || self.rest.contains(&reason)
+    }
+
+    /// Whether every reason is a refusal by the policy (as opposed to a wrong current
+    /// password or a hashing failure).
+    pub fn is_policy_refusal(&self) -> bool {
+        self.first.is_policy_refusal() && self.rest.iter().all(PasswordError::is_policy_refusal)
+    }
+
+    /// Each reason worded for the person ([`PasswordError::localized`]).
+    pub fn localized(&self, locale: &Locale) -> Vec<String> {
+        self.reasons().iter().map(|reason| reason.localized(locale)).collect()
+    }
+
+    fn from_list(mut reasons: Vec<PasswordError>) -> Option<Self> {
+        if reasons.is_empty() {
+            return None;
+        }
+        let first = reasons.remove(0);
+        Some(PasswordRefusal { first, rest: reasons })
+    }
+}
+
+impl From<PasswordError> for PasswordRefusal {
+    fn from(reason: PasswordError) -> Self {
+        PasswordRefusal::new(reason)
+    }
+}
+
+impl fmt::Display for PasswordRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.first)?;
+        for reason in &self.rest {
+            write!(f, "; {reason}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PasswordRefusal {}
 
 /// What the policy knows about the account, to refuse passwords built from it.
 ///
@@ -409,17 +493,38 @@ impl PasswordPolicy {
         confirmation: &SecretString,
         context: &PasswordContext<'_>,
     ) -> Result<(), PasswordError> {
+        self.check_all(new, confirmation, context).map_err(|refusal| refusal.first())
+    }
+
+    /// Checks a new password and its confirmation, reporting every rule broken at once:
+    /// `Required` alone for an empty password, `TooManyBytes` alone above the byte bound,
+    /// otherwise each of `Mismatch`, `TooShort`, `TooLong`, `ControlCharacter`, `Common`,
+    /// `ContainsPersonalInfo` that applies, in that order.
+    ///
+    /// # Errors
+    /// A [`PasswordRefusal`] with every reason.
+    pub fn check_all(
+        &self,
+        new: &SecretString,
+        confirmation: &SecretString,
+        context: &PasswordContext<'_>,
+    ) -> Result<(), PasswordRefusal> {
+        if new.expose_secret().is_empty() {
+            return Err(PasswordRefusal::new(PasswordError::Required));
+        }
         let (new_bytes, confirmation_bytes) = (new.expose_secret().as_bytes(), confirmation.expose_secret().as_bytes());
         if new_bytes.len() > MAX_PASSWORD_BYTES || confirmation_bytes.len() > MAX_PASSWORD_BYTES {
-            return Err(PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES });
+            return Err(PasswordRefusal::new(PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES }));
         }
         let (new, confirmation) = (normalize(new), normalize(confirmation));
         // Different lengths return early; that reveals only the length of the person's own
         // confirmation to the person.
+        let mut reasons = Vec::new();
         if !bool::from(new.expose_secret().as_bytes().ct_eq(confirmation.expose_secret().as_bytes())) {
-            return Err(PasswordError::Mismatch);
+            reasons.push(PasswordError::Mismatch);
         }
-        self.validate(&new, context)
+        reasons.extend(self.refusals(&new, context));
+        PasswordRefusal::from_list(reasons).map_or(Ok(()), Err)
     }
 
     /// Checks a password without a confirmation (for example one generated by the system).
@@ -428,33 +533,45 @@ impl PasswordPolicy {
     /// # Errors
     /// As [`PasswordPolicy::check`], without `Mismatch`.
     pub fn validate(&self, password: &SecretString, context: &PasswordContext<'_>) -> Result<(), PasswordError> {
+        match self.refusals(password, context).first() {
+            Some(reason) => Err(*reason),
+            None => Ok(()),
+        }
+    }
+
+    /// Every rule `password` breaks (without a confirmation), in order; empty if none.
+    fn refusals(&self, password: &SecretString, context: &PasswordContext<'_>) -> Vec<PasswordError> {
+        if password.expose_secret().is_empty() {
+            return vec![PasswordError::Required];
+        }
         if password.expose_secret().len() > MAX_PASSWORD_BYTES {
-            return Err(PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES });
+            return vec![PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES }];
         }
         let password = normalize(password);
         let password = password.expose_secret();
         // NFKC may expand a few characters into many: the bound holds for the form hashed too.
         if password.len() > MAX_PASSWORD_BYTES {
-            return Err(PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES });
+            return vec![PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES }];
         }
+        let mut reasons = Vec::new();
         let chars = password.chars().count();
         if chars < self.min_chars() {
-            return Err(PasswordError::TooShort { min: self.min_chars() });
+            reasons.push(PasswordError::TooShort { min: self.min_chars() });
         }
         if chars > self.max_chars() {
-            return Err(PasswordError::TooLong { max: self.max_chars() });
+            reasons.push(PasswordError::TooLong { max: self.max_chars() });
         }
         if password.chars().any(char::is_control) {
-            return Err(PasswordError::ControlCharacter);
+            reasons.push(PasswordError::ControlCharacter);
         }
         let lowercase = password.to_lowercase();
         if is_builtin_common(&lowercase) || self.blocklist.contains(&lowercase) {
-            return Err(PasswordError::Common);
+            reasons.push(PasswordError::Common);
         }
         if context.fragments().iter().any(|fragment| lowercase.contains(fragment.as_str())) {
-            return Err(PasswordError::ContainsPersonalInfo);
+            reasons.push(PasswordError::ContainsPersonalInfo);
         }
-        Ok(())
+        reasons
     }
 
     /// A temporary password ([`generate_temporary_password`]) that this policy accepts for
@@ -994,7 +1111,7 @@ mod tests {
         // 11 characters but 22 bytes.
         assert_eq!(check(&policy, "ééééééééééé", &none()), Err(PasswordError::TooShort { min: 12 }));
         assert_eq!(check(&policy, "éééééééééééé", &none()), Ok(()));
-        assert_eq!(check(&policy, "", &none()), Err(PasswordError::TooShort { min: 12 }));
+        assert_eq!(check(&policy, "", &none()), Err(PasswordError::Required));
     }
 
     #[test]
@@ -1488,6 +1605,59 @@ mod tests {
                 PasswordPolicy::default().validate(&SecretString::from(expanding), &PasswordContext::new()),
                 Err(PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES })
             );
+        }
+    }
+
+    mod every_reason {
+        use super::*;
+
+        fn secret(text: &str) -> SecretString {
+            SecretString::from(text.to_owned())
+        }
+
+        #[test]
+        fn a_short_password_resembling_the_address_gets_both_reasons() {
+            let email = Email::parse("dominique.lefevre@exemple.fr").unwrap();
+            let context = PasswordContext::new().email(&email);
+            let refusal = PasswordPolicy::default().check_all(&secret("lefevre1"), &secret("lefevre1"), &context);
+            let refusal = refusal.unwrap_err();
+            assert_eq!(refusal.reasons(), [PasswordError::TooShort { min: 12 }, PasswordError::ContainsPersonalInfo]);
+            assert_eq!(refusal.first(), PasswordError::TooShort { min: 12 });
+            let fr = Locale::parse("fr").unwrap();
+            assert_eq!(refusal.localized(&fr).len(), 2);
+            assert_eq!(
+                refusal.to_string(),
+                "password is too short (at least 12 characters); password contains the account's name or email address"
+            );
+        }
+
+        #[test]
+        fn mismatch_comes_with_the_new_passwords_own_reasons() {
+            let refusal =
+                PasswordPolicy::default().check_all(&secret("password"), &secret("passw0rd"), &PasswordContext::new());
+            assert_eq!(
+                refusal.unwrap_err().reasons(),
+                [PasswordError::Mismatch, PasswordError::TooShort { min: 12 }, PasswordError::Common]
+            );
+        }
+
+        #[test]
+        fn empty_is_required_and_nothing_else() {
+            let refusal = PasswordPolicy::default().check_all(&secret(""), &secret("x"), &PasswordContext::new());
+            assert_eq!(refusal.unwrap_err().reasons(), [PasswordError::Required]);
+            let en = Locale::parse("en").unwrap();
+            assert_eq!(PasswordError::Required.localized(&en), "A password is required.");
+            assert_eq!(
+                PasswordError::Required.localized(&Locale::parse("fr").unwrap()),
+                "Le mot de passe est obligatoire."
+            );
+            assert!(PasswordError::Required.is_policy_refusal());
+        }
+
+        #[test]
+        fn an_acceptable_password_has_no_reason() {
+            let ok = secret("trois chats sur un piano");
+            assert_eq!(PasswordPolicy::default().check_all(&ok, &ok, &PasswordContext::new()), Ok(()));
         }
     }
 }

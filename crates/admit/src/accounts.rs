@@ -107,6 +107,92 @@ pub enum BatchRowOutcome {
     Forbidden(Forbidden),
     /// The row was refused for another reason (no address, unavailable account, not found…).
     Refused(String),
+    /// Several fields are invalid: every one of them, so a form can mark them all at once
+    /// (a row with one invalid field gets `InvalidEmail`, `RoleAddress` or `InvalidField`).
+    InvalidFields(FieldProblems),
+}
+
+impl BatchRowOutcome {
+    /// Every field problem of the row (empty unless the row was refused for its fields).
+    pub fn field_problems(&self) -> Vec<FieldProblem> {
+        match self {
+            BatchRowOutcome::InvalidEmail(e) => vec![FieldProblem::Email(e.clone())],
+            BatchRowOutcome::RoleAddress => vec![FieldProblem::Email(EmailError::RoleAddress)],
+            BatchRowOutcome::InvalidField(e) => vec![FieldProblem::of_field_error(e.clone())],
+            BatchRowOutcome::InvalidFields(all) => all.0.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One invalid field of an account form, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldProblem {
+    /// The address (malformed, or a department address).
+    Email(EmailError),
+    /// The full name.
+    FullName(FieldError),
+    /// The phone number.
+    Phone(FieldError),
+    /// The locale.
+    Locale(FieldError),
+    /// A label.
+    Labels(FieldError),
+    /// The grants (none, or too many).
+    Grants(FieldError),
+}
+
+impl FieldProblem {
+    /// The form field it concerns: `email`, `full_name`, `phone`, `locale`, `labels` or
+    /// `grants` (the names of [`CreateAccount`]'s fields).
+    pub const fn field(&self) -> &'static str {
+        match self {
+            FieldProblem::Email(_) => "email",
+            FieldProblem::FullName(_) => "full_name",
+            FieldProblem::Phone(_) => "phone",
+            FieldProblem::Locale(_) => "locale",
+            FieldProblem::Labels(_) => "labels",
+            FieldProblem::Grants(_) => "grants",
+        }
+    }
+
+    /// The field a [`FieldError`] is about, for the errors that name one.
+    fn of_field_error(error: FieldError) -> FieldProblem {
+        match error {
+            FieldError::InvalidPhone => FieldProblem::Phone(error),
+            FieldError::InvalidLocale => FieldProblem::Locale(error),
+            FieldError::InvalidLabel => FieldProblem::Labels(error),
+            FieldError::InvalidGrants => FieldProblem::Grants(error),
+            _ => FieldProblem::FullName(error),
+        }
+    }
+
+    fn into_outcome(self) -> BatchRowOutcome {
+        match self {
+            FieldProblem::Email(EmailError::RoleAddress) => BatchRowOutcome::RoleAddress,
+            FieldProblem::Email(e) => BatchRowOutcome::InvalidEmail(e),
+            FieldProblem::FullName(e)
+            | FieldProblem::Phone(e)
+            | FieldProblem::Locale(e)
+            | FieldProblem::Labels(e)
+            | FieldProblem::Grants(e) => BatchRowOutcome::InvalidField(e),
+        }
+    }
+}
+
+/// Every invalid field of one account form (at least two; see [`BatchRowOutcome::InvalidFields`]
+/// and [`AdmitError::InvalidFields`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} fields are invalid", .0.len())]
+pub struct FieldProblems(pub Vec<FieldProblem>);
+
+fn outcome_of(mut problems: Vec<FieldProblem>) -> BatchRowOutcome {
+    if problems.len() == 1 {
+        problems.remove(0).into_outcome()
+    } else {
+        BatchRowOutcome::InvalidFields(FieldProblems(problems))
+    }
 }
 
 /// One row's result, by its index in the input.
@@ -143,31 +229,41 @@ fn email_error(error: EmailError) -> BatchRowOutcome {
 }
 
 impl Admit {
+    /// Checks every field of a form and reports every invalid one at once.
     fn validate(&self, input: CreateAccount) -> std::result::Result<NewAccount, BatchRowOutcome> {
+        let mut problems = Vec::new();
         let email = match input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-            Some(text) => Some(self.inner.email_policy.parse(text).map_err(email_error)?),
+            Some(text) => self.inner.email_policy.parse(text).map_err(|e| problems.push(FieldProblem::Email(e))).ok(),
             None => None,
         };
-        let full_name = FullName::parse(&input.full_name).map_err(BatchRowOutcome::InvalidField)?;
+        let full_name = FullName::parse(&input.full_name).map_err(|e| problems.push(FieldProblem::FullName(e))).ok();
         let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-            Some(text) => Some(Phone::parse(text).map_err(BatchRowOutcome::InvalidField)?),
+            Some(text) => Phone::parse(text).map_err(|e| problems.push(FieldProblem::Phone(e))).ok(),
             None => None,
         };
         let locale = match input.locale.as_deref() {
-            Some(text) => Locale::parse(text).map_err(BatchRowOutcome::InvalidField)?,
-            None => self.inner.default_locale.clone(),
+            Some(text) => Locale::parse(text).map_err(|e| problems.push(FieldProblem::Locale(e))).ok(),
+            None => Some(self.inner.default_locale.clone()),
         };
         if input.grants.is_empty() || input.grants.len() > AccountRecord::MAX_GRANTS {
-            return Err(BatchRowOutcome::InvalidField(FieldError::InvalidGrants));
+            problems.push(FieldProblem::Grants(FieldError::InvalidGrants));
         }
         let mut labels = Labels::new();
         for (key, value) in &input.labels {
-            labels.insert(key, value).map_err(BatchRowOutcome::InvalidField)?;
+            if let Err(e) = labels.insert(key, value) {
+                problems.push(FieldProblem::Labels(e));
+                break;
+            }
         }
-        let mut grants = input.grants;
-        grants.sort();
-        grants.dedup();
-        Ok(NewAccount { email, full_name, phone, locale, kind: input.kind, grants, labels })
+        match (full_name, locale) {
+            (Some(full_name), Some(locale)) if problems.is_empty() => {
+                let mut grants = input.grants;
+                grants.sort();
+                grants.dedup();
+                Ok(NewAccount { email, full_name, phone, locale, kind: input.kind, grants, labels })
+            }
+            _ => Err(outcome_of(problems)),
+        }
     }
 
     /// Creates an account with a role in a scope, and sends the invitation now or not
@@ -188,6 +284,7 @@ impl Admit {
             BatchRowOutcome::InvalidEmail(e) => AdmitError::InvalidEmail(e),
             BatchRowOutcome::RoleAddress => AdmitError::InvalidEmail(EmailError::RoleAddress),
             BatchRowOutcome::InvalidField(e) => AdmitError::InvalidField(e),
+            BatchRowOutcome::InvalidFields(all) => AdmitError::InvalidFields(all),
             _ => AdmitError::InvalidField(FieldError::InvalidGrants),
         })?;
         let actor = self.actor(actor).await?;
@@ -620,7 +717,7 @@ impl Admit {
         if let Some(email) = input.email.as_ref() {
             context = context.email(email);
         }
-        self.inner.password_policy.check(&password, &password, &context)?;
+        self.inner.password_policy.check_all(&password, &password, &context)?;
         let hash = self.hash_password(password).await?;
         let decision = self.decide(|ctx| decide::bootstrap_administrator(ctx, input, hash));
         Ok(self.commit(decision).await?.account.unwrap_or_else(|| unreachable!()))

@@ -28,7 +28,9 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, broadcast};
 
-pub use accounts::{BatchRow, BatchRowOutcome, CreateAccount, EmailAssignment, Invite, MAX_BATCH_ROWS};
+pub use accounts::{
+    BatchRow, BatchRowOutcome, CreateAccount, EmailAssignment, FieldProblem, FieldProblems, Invite, MAX_BATCH_ROWS,
+};
 pub use config::{AdmitBuilder, ConfigError, Limit, RateLimits};
 pub use dispatch::{DispatchReport, Dispatcher, DispatcherConfig};
 pub use error::{AdmitError, Result};
@@ -349,7 +351,7 @@ impl Admit {
         tokio::task::spawn_blocking(move || hasher.hash(&password, &mut rand::rng()))
             .await
             .map_err(|_| AdmitError::Hashing)?
-            .map_err(AdmitError::Password)
+            .map_err(AdmitError::from)
     }
 
     /// Verifies a password on the blocking pool (`None`: verify against a dummy hash, so an

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 
 use admit_core::decide::{self, AccountEvent, Decision, Refusal, RefusalKind};
-use admit_core::password::{PasswordContext, PasswordError, PasswordMatch, generate_temporary_password};
+use admit_core::password::{
+    PasswordContext, PasswordError, PasswordMatch, PasswordRefusal, generate_temporary_password,
+};
 use admit_core::token::{self, LinkError, LinkFailure, ParsedToken};
 use admit_core::{AccountId, AccountRecord, Email, MailSecret, Timestamp, TokenPurpose, TokenRecord};
 use secrecy::{ExposeSecret, SecretString};
@@ -46,9 +48,9 @@ pub enum CompletionError {
     /// Invalid or expired link.
     #[error(transparent)]
     InvalidLink(#[from] LinkError),
-    /// The new password was refused; nothing was consumed.
+    /// The new password was refused, with every rule it breaks; nothing was consumed.
     #[error(transparent)]
-    Password(#[from] PasswordError),
+    Password(#[from] PasswordRefusal),
     /// The service failed; nothing was consumed.
     #[error("service unavailable")]
     Unavailable(#[source] AdmitError),
@@ -259,7 +261,7 @@ impl Admit {
     ) -> std::result::Result<Completion, CompletionError> {
         let (_, record, account) = self.resolve(token, Some(purpose), requester).await?;
         let context = PasswordContext::of_account(&account);
-        self.inner.password_policy.check(&new_password, &confirmation, &context)?;
+        self.inner.password_policy.check_all(&new_password, &confirmation, &context)?;
         let hash = self.hash_password(new_password).await.map_err(CompletionError::Unavailable)?;
         let mut account = account;
         // An unrelated concurrent update (a sign-in, a profile edit) makes the commit stale:
@@ -564,10 +566,10 @@ impl Admit {
         if self.verify_password_hash(current, account.password_hash.clone()).await? == PasswordMatch::Mismatch {
             self.inner.store.hit_rate_limit(&key, limit.count, limit.per, now).await?;
             self.refused(refusal("wrong_current_password"), None);
-            return Err(AdmitError::Password(PasswordError::Incorrect));
+            return Err(AdmitError::from(PasswordError::Incorrect));
         }
         let context = PasswordContext::of_account(&account);
-        self.inner.password_policy.check(&new_password, &confirmation, &context)?;
+        self.inner.password_policy.check_all(&new_password, &confirmation, &context)?;
         let hash = self.hash_password(new_password).await?;
         let decision = self.decide(|ctx| decide::change_own_password(ctx, &account, hash))?;
         Ok(self.commit(decision).await?.events)
@@ -597,7 +599,7 @@ impl Admit {
         self.authorize_for(&actor_record, "set_password", admit_core::authz::Action::SetPassword, &account_record)
             .await?;
         let context = PasswordContext::of_account(&account_record);
-        self.inner.password_policy.check(&new_password, &confirmation, &context)?;
+        self.inner.password_policy.check_all(&new_password, &confirmation, &context)?;
         let hash = self.hash_password(new_password).await?;
         // Lost a race against another change of the account (the person accepted their
         // invitation meanwhile, say): decide again on the fresh account, with the same hash.

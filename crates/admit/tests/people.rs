@@ -148,3 +148,47 @@ mod lockout {
         }
     }
 }
+
+mod every_reason_at_once {
+    use super::*;
+    use admit::core::password::PasswordError;
+    use admit::{AdmitError, BatchRowOutcome, CompletionError, CreateAccount, FieldProblem};
+
+    on_every_store! {
+        // A refused new password reports every rule it breaks; the link still works.
+        async fn a_refused_password_reports_every_reason_and_keeps_the_link(w: World) {
+            w.member("dominique.lefevre@example.org", "Dominique Lefevre", collaborator_of("p1"), Invite::Now).await;
+            let token = w.last_token_to("dominique.lefevre@example.org").await;
+            let r = w.admit.accept_invitation(&token, password("lefevre1"), password("lefevre1"), REQUESTER).await;
+            let Err(CompletionError::Password(refusal)) = r else { panic!("{r:?}") };
+            assert_eq!(refusal.reasons(), [PasswordError::TooShort { min: 12 }, PasswordError::ContainsPersonalInfo]);
+            let r = w.admit.accept_invitation(&token, password(""), password(""), REQUESTER).await;
+            let Err(CompletionError::Password(refusal)) = r else { panic!("{r:?}") };
+            assert_eq!(refusal.reasons(), [PasswordError::Required]);
+            assert!(w.admit.inspect_link(&token, REQUESTER).await.is_ok(), "nothing consumed");
+            w.admit.accept_invitation(&token, password(OWNER_PASSWORD), password(OWNER_PASSWORD), REQUESTER).await.unwrap();
+        }
+
+        // create_account and each batch row report every invalid field at once.
+        async fn every_invalid_field_is_reported_at_once(w: World) {
+            let bad = CreateAccount {
+                phone: Some("12".into()),
+                ..CreateAccount::member("maintenance@example.org", "   ", collaborator_of("p1"))
+            };
+            let before = w.dump().await;
+            let r = w.admit.create_account(w.admin, bad.clone(), Invite::Now).await;
+            let Err(error @ AdmitError::InvalidFields(_)) = r else { panic!("{r:?}") };
+            let fields: Vec<&str> = error.field_problems().iter().map(FieldProblem::field).collect();
+            assert_eq!(fields, ["email", "full_name", "phone"]);
+            assert!(matches!(error.field_problems()[0], FieldProblem::Email(admit::core::EmailError::RoleAddress)));
+            // One invalid field keeps its own variant.
+            let one = CreateAccount::member("not an address", "Some One", collaborator_of("p1"));
+            let r = w.admit.create_account(w.admin, one.clone(), Invite::Now).await;
+            assert!(matches!(&r, Err(e @ AdmitError::InvalidEmail(_)) if e.field_problems().len() == 1), "{r:?}");
+            let rows = w.admit.create_accounts(w.admin, vec![bad, one], Invite::Now).await.unwrap();
+            assert!(matches!(&rows[0].outcome, BatchRowOutcome::InvalidFields(p) if p.0.len() == 3), "{rows:?}");
+            assert_eq!(rows[1].outcome.field_problems().len(), 1);
+            assert_eq!(w.dump().await, before, "nothing was written");
+        }
+    }
+}
