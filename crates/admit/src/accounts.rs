@@ -459,11 +459,12 @@ impl Admit {
     pub async fn send_password_reset(&self, actor: AccountId, account: AccountId) -> Result<()> {
         self.decide_again_on_conflict(|| async move {
             let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-            let decision = self
+            let mut decision = self
                 .decide_for(&actor, "send_password_reset", Some(account.id), |ctx| {
                     decide::send_reset(ctx, &actor, &account)
                 })
                 .await?;
+            Admit::guard(&mut decision, &account);
             self.resend_allowed(&actor, "send_password_reset", &account).await?;
             self.commit(decision).await?;
             self.count_resend(&account).await;

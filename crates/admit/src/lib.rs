@@ -317,6 +317,18 @@ impl Admit {
         }
     }
 
+    /// Makes `decision` apply only if `account` is still at the version it was read at, when
+    /// the decision does not write the account itself (a reset link read the address: a
+    /// concurrent address change must not let the link go to the old one). The version moves
+    /// on; nothing else in the record changes.
+    pub(crate) fn guard(decision: &mut Decision, account: &AccountRecord) {
+        if decision.change.accounts.iter().any(|write| write.account_id() == account.id) {
+            return;
+        }
+        let record = AccountRecord { version: account.version + 1, ..account.clone() };
+        decision.change.accounts.push(admit_core::AccountWrite::Update { expected_version: account.version, record });
+    }
+
     /// Commits a decision and publishes its events.
     /// The returned decision keeps the account and the events; its change set has been
     /// handed to the store (moved, not copied: a batch's change set can hold 10,000 rows).
