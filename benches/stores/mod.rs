@@ -161,6 +161,9 @@ impl Deployment {
             reset_per_requester: many,
             link_failures_per_requester: many,
             sign_in_failures_per_email: many,
+            sign_in_consecutive_failures_per_email: Limit::new(100, time::Duration::seconds(1)),
+            sign_in_failures_per_requester: many,
+            ..RateLimits::default()
         };
         let mails = CaptureTransport::new();
         let admit = Admit::builder()

@@ -44,11 +44,14 @@ pub enum AuditAction {
     AccountPurged,
     /// A successful sign-in.
     SignedIn,
+    /// An authenticated actor attempted an administrative call the policy forbids (the
+    /// detail names the call and the rule); committed on its own, nothing else changed.
+    CallRefused,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 19] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::AccountCreated,
         AuditAction::InvitationSent,
         AuditAction::InvitationResent,
@@ -68,6 +71,7 @@ impl AuditAction {
         AuditAction::AccountRestored,
         AuditAction::AccountPurged,
         AuditAction::SignedIn,
+        AuditAction::CallRefused,
     ];
 
     /// The stable snake-case name stores persist.
@@ -92,6 +96,7 @@ impl AuditAction {
             AuditAction::AccountRestored => "account_restored",
             AuditAction::AccountPurged => "account_purged",
             AuditAction::SignedIn => "signed_in",
+            AuditAction::CallRefused => "call_refused",
         }
     }
 

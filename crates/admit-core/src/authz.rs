@@ -230,6 +230,24 @@ pub enum ForbiddenReason {
     NeedsTarget,
 }
 
+impl ForbiddenReason {
+    /// A stable snake-case name for audit details, traces and metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ForbiddenReason::ActorUnavailable => "actor_unavailable",
+            ForbiddenReason::ActorNotActive => "actor_not_active",
+            ForbiddenReason::NotAnAdministrator => "not_an_administrator",
+            ForbiddenReason::NotPlatformAdministrator => "not_platform_administrator",
+            ForbiddenReason::OutsideScope => "outside_scope",
+            ForbiddenReason::PublicAccountOutsidePlatform => "public_account_outside_platform",
+            ForbiddenReason::RoleAboveOwn => "role_above_own",
+            ForbiddenReason::LastPlatformAdministrator => "last_platform_administrator",
+            ForbiddenReason::NoGrants => "no_grants",
+            ForbiddenReason::NeedsTarget => "needs_target",
+        }
+    }
+}
+
 /// A refusal of the authorization policy; [`Forbidden::reason`] tells which rule refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[error("forbidden: {reason}")]

@@ -197,6 +197,82 @@ pub enum AccountEvent {
     Disabled(AccountId),
     /// The account was trashed: end every session.
     Trashed(AccountId),
+    /// A security-relevant refusal (failed sign-in, refused link, rate limit, forbidden
+    /// administrative call), for the host's security monitoring. Nothing changed.
+    Refused(Refusal),
+}
+
+/// What kind of refusal a [`Refusal`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RefusalKind {
+    /// A sign-in with a wrong password, an unknown address or an account that may not sign in.
+    SignInFailed,
+    /// A sign-in refused by a rate limit (the requester's, or the address's for strangers).
+    SignInRateLimited,
+    /// A link (inspect, accept, complete) refused; the reason is the real one.
+    LinkRefused,
+    /// A self-service reset request over a limit (answered like any other, no mail sent).
+    ResetRateLimited,
+    /// A password change with a wrong current password, or refused by its rate limit.
+    CurrentPasswordRefused,
+    /// An authenticated actor's administrative call refused by the authorization policy.
+    CallRefused,
+    /// An administrative re-send (invite, re-invite, reset) over the per-account limit.
+    ResendRateLimited,
+}
+
+impl RefusalKind {
+    /// The stable snake-case name (the `event` field of the `admit::security` trace).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            RefusalKind::SignInFailed => "sign_in_failed",
+            RefusalKind::SignInRateLimited => "sign_in_rate_limited",
+            RefusalKind::LinkRefused => "link_refused",
+            RefusalKind::ResetRateLimited => "reset_rate_limited",
+            RefusalKind::CurrentPasswordRefused => "current_password_refused",
+            RefusalKind::CallRefused => "call_refused",
+            RefusalKind::ResendRateLimited => "resend_rate_limited",
+        }
+    }
+}
+
+/// A security-relevant refusal: what was refused, whom it concerned and why. Never a
+/// password, a token, a link or an address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Refusal {
+    /// What was refused.
+    pub kind: RefusalKind,
+    /// The account concerned, when one is known (never for an unknown address).
+    pub account: Option<AccountId>,
+    /// The authenticated actor, for administrative calls and password changes.
+    pub actor: Option<AccountId>,
+    /// The administrative call refused (`invite`, `set_password`, …), if any.
+    pub call: Option<&'static str>,
+    /// The real reason, a stable snake-case name (`wrong_verifier`, `outside_scope`, …).
+    pub reason: &'static str,
+}
+
+/// The audit entry of an administrative call refused by the policy: committed on its own,
+/// nothing else changes. The event [`AccountEvent::Refused`] goes with it.
+pub fn call_refused<R: CryptoRng + ?Sized>(
+    ctx: &mut Ctx<'_, R>,
+    actor: &AccountRecord,
+    call: &'static str,
+    target: Option<AccountId>,
+    reason: crate::authz::ForbiddenReason,
+) -> Decision {
+    let mut change = ChangeSet::new();
+    let detail = format!("call={call} reason={}", reason.as_str());
+    change.audit.push(audit(ctx, Some(actor.id), AuditAction::CallRefused, target, detail));
+    let refusal = Refusal {
+        kind: RefusalKind::CallRefused,
+        account: target,
+        actor: Some(actor.id),
+        call: Some(call),
+        reason: reason.as_str(),
+    };
+    Decision { change, account: None, events: vec![AccountEvent::Refused(refusal)] }
 }
 
 /// The outcome of a decision.

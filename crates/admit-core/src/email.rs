@@ -20,7 +20,7 @@ pub enum EmailError {
     /// Nothing but white space was given.
     #[error("email address is empty")]
     Empty,
-    /// Longer than [`MAX_EMAIL_LEN`] bytes.
+    /// The address, or its lowercase lookup key ([`EmailKey`]), is longer than [`MAX_EMAIL_LEN`] bytes.
     #[error("email address is too long")]
     TooLong,
     /// A control character (including CR, LF and NUL) appears.
@@ -120,6 +120,11 @@ impl Email {
             return Err(EmailError::TooLong);
         }
         let key = EmailKey(format!("{}@{domain}", local.to_lowercase()));
+        // Lowercasing may lengthen a local part ("İ", 2 bytes, becomes "i̇", 3 bytes): the
+        // key, which stores index and compare, is bounded like the address.
+        if key.0.len() > MAX_EMAIL_LEN {
+            return Err(EmailError::TooLong);
+        }
         Ok(Email { address, key })
     }
 
@@ -366,6 +371,17 @@ mod tests {
         assert_eq!(address(58).len(), MAX_EMAIL_LEN);
         assert!(parse(&address(58)).is_ok());
         assert_eq!(parse(&"a".repeat(10_000)), Err(EmailError::TooLong));
+        // The lookup key is bounded too: 32 × "İ" is a 64-byte local part whose lowercase
+        // form is 96 bytes.
+        let dotted = "\u{130}".repeat(32);
+        let domain = |filler: usize| format!("{label}.{label}.{}.fr", "c".repeat(filler));
+        let at_limit = format!("{dotted}@{}", domain(58));
+        assert_eq!(at_limit.len(), MAX_EMAIL_LEN);
+        assert_eq!(parse(&at_limit), Err(EmailError::TooLong));
+        let key_at_limit = format!("{dotted}@{}", domain(26));
+        assert_eq!(key_at_limit.to_lowercase().len(), MAX_EMAIL_LEN);
+        assert_eq!(parse(&key_at_limit).unwrap().key().as_str().len(), MAX_EMAIL_LEN);
+        assert_eq!(parse(&format!("{dotted}@{}", domain(27))), Err(EmailError::TooLong));
         // The limit applies to the normalised (ASCII) form: five labels of fifteen CJK
         // characters are 297 bytes as typed, 247 once in Punycode.
         let label: String = (0..15).map(|i| char::from_u32(0x4e00 + i * 37).unwrap()).collect();

@@ -29,7 +29,7 @@ pub use email::{Email, EmailError, EmailKey, EmailPolicy, MAX_EMAIL_LEN};
 pub use id::{AccountId, AuditId, ClientFileId, IdError, MailId, ProgramId};
 pub use mail::{Lease, MailKind, MailParams, MailRecord, MailSecret, MailStatus};
 pub use password::{
-    Argon2Params, MAX_PASSWORD_BYTES, PasswordContext, PasswordError, PasswordHash, PasswordHasher, PasswordPolicy,
-    generate_temporary_password,
+    Argon2Params, MAX_PASSWORD_BYTES, PasswordContext, PasswordError, PasswordHash, PasswordHasher, PasswordMatch,
+    PasswordPolicy, PasswordRefusal, generate_temporary_password,
 };
 pub use token::{LinkError, LinkFailure, RevokeReason, TokenPurpose, TokenRecord, TokenSelector, VerifierHash};

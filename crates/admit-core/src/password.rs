@@ -8,6 +8,12 @@
 //!   hash should be upgraded, and burns the same time for unknown accounts.
 //! - [`generate_temporary_password`] makes strong random passwords for administrators to send.
 //!
+//! Every password is normalised to Unicode NFKC ([`normalize`], NIST SP 800-63B §5.1.1.2)
+//! before the policy counts it and before it is hashed, so a person who typed a composed
+//! "é" signs in with a decomposed one. Hashes made before normalisation keep working:
+//! [`PasswordHasher::check`] also tries the password as typed, and says when the stored
+//! hash should be replaced by one of the normalised form.
+//!
 //! ```
 //! use admit_core::{Argon2Params, PasswordContext, PasswordHasher, PasswordPolicy};
 //! use rand::{SeedableRng, rngs::StdRng};
@@ -35,8 +41,31 @@ use base64::engine::general_purpose::STANDARD_NO_PAD;
 use rand_core::CryptoRng;
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
+use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 use crate::{AccountRecord, Email, FullName, Locale};
+
+/// The password in Unicode Normalization Form KC (NIST SP 800-63B §5.1.1.2), or `None` when
+/// it already is (the common case: nothing is copied).
+fn nfkc(password: &str) -> Option<SecretString> {
+    if is_nfkc_quick(password.chars()) == IsNormalized::Yes {
+        return None;
+    }
+    let normalized: String = password.nfkc().collect();
+    (normalized != password).then(|| SecretString::from(normalized))
+}
+
+/// A password in Unicode Normalization Form KC, the form admit counts, checks and hashes.
+///
+/// ```
+/// use admit_core::password::normalize;
+/// use secrecy::{ExposeSecret, SecretString};
+/// let decomposed = SecretString::from("cafe\u{301} crème brûlée");
+/// assert_eq!(normalize(&decomposed).expose_secret(), "café crème brûlée");
+/// ```
+pub fn normalize(password: &SecretString) -> SecretString {
+    nfkc(password.expose_secret()).unwrap_or_else(|| password.clone())
+}
 
 /// Hard bound on a password's size in bytes, checked before anything else (so a 1 MiB
 /// password is refused at once, without counting its characters or hashing it).
@@ -80,6 +109,9 @@ impl fmt::Debug for PasswordHash {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
 #[non_exhaustive]
 pub enum PasswordError {
+    /// No password was given (empty).
+    #[error("password is required")]
+    Required,
     /// The password and its confirmation differ.
     #[error("password and confirmation do not match")]
     Mismatch,
@@ -133,7 +165,8 @@ impl PasswordError {
     pub const fn is_policy_refusal(&self) -> bool {
         matches!(
             self,
-            PasswordError::Mismatch
+            PasswordError::Required
+                | PasswordError::Mismatch
                 | PasswordError::TooShort { .. }
                 | PasswordError::TooLong { .. }
                 | PasswordError::TooManyBytes { .. }
@@ -157,6 +190,8 @@ impl PasswordError {
     pub fn localized(&self, locale: &Locale) -> String {
         let french = locale.language() == "fr";
         match (self, french) {
+            (PasswordError::Required, true) => "Le mot de passe est obligatoire.".to_owned(),
+            (PasswordError::Required, false) => "A password is required.".to_owned(),
             (PasswordError::Mismatch, true) => "Le mot de passe et sa confirmation ne correspondent pas.".to_owned(),
             (PasswordError::Mismatch, false) => "The password and its confirmation do not match.".to_owned(),
             (PasswordError::TooShort { min }, true) => {
@@ -194,6 +229,84 @@ impl PasswordError {
         }
     }
 }
+
+/// Every rule a new password breaks, at once (so a form can show them all in one round
+/// trip), in the order of [`PasswordPolicy::check`]; never empty. Never contains the password.
+///
+/// ```
+/// use admit_core::{Email, PasswordContext, PasswordError, PasswordPolicy};
+/// use secrecy::SecretString;
+/// let email = Email::parse("jeanne.martin@exemple.fr").unwrap();
+/// let short = SecretString::from("martin");
+/// let refusal = PasswordPolicy::default()
+///     .check_all(&short, &short, &PasswordContext::new().email(&email))
+///     .unwrap_err();
+/// assert_eq!(refusal.reasons(), [PasswordError::TooShort { min: 12 }, PasswordError::ContainsPersonalInfo]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PasswordRefusal {
+    first: PasswordError,
+    rest: Vec<PasswordError>,
+}
+
+impl PasswordRefusal {
+    /// A refusal for one reason.
+    pub fn new(reason: PasswordError) -> Self {
+        PasswordRefusal { first: reason, rest: Vec::new() }
+    }
+
+    /// The first reason (the one [`PasswordPolicy::check`] reports).
+    pub fn first(&self) -> PasswordError {
+        self.first
+    }
+
+    /// Every reason, in order.
+    pub fn reasons(&self) -> Vec<PasswordError> {
+        std::iter::once(self.first).chain(self.rest.iter().copied()).collect()
+    }
+
+    /// Whether `reason` is among them.
+    pub fn contains(&self, reason: PasswordError) -> bool {
+        self.first == reason || self.rest.contains(&reason)
+    }
+
+    /// Whether every reason is a refusal by the policy (as opposed to a wrong current
+    /// password or a hashing failure).
+    pub fn is_policy_refusal(&self) -> bool {
+        self.first.is_policy_refusal() && self.rest.iter().all(PasswordError::is_policy_refusal)
+    }
+
+    /// Each reason worded for the person ([`PasswordError::localized`]).
+    pub fn localized(&self, locale: &Locale) -> Vec<String> {
+        self.reasons().iter().map(|reason| reason.localized(locale)).collect()
+    }
+
+    fn from_list(mut reasons: Vec<PasswordError>) -> Option<Self> {
+        if reasons.is_empty() {
+            return None;
+        }
+        let first = reasons.remove(0);
+        Some(PasswordRefusal { first, rest: reasons })
+    }
+}
+
+impl From<PasswordError> for PasswordRefusal {
+    fn from(reason: PasswordError) -> Self {
+        PasswordRefusal::new(reason)
+    }
+}
+
+impl fmt::Display for PasswordRefusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.first)?;
+        for reason in &self.rest {
+            write!(f, "; {reason}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PasswordRefusal {}
 
 /// What the policy knows about the account, to refuse passwords built from it.
 ///
@@ -367,8 +480,9 @@ impl PasswordPolicy {
 
     /// Checks a new password and its confirmation.
     ///
-    /// The byte bound ([`MAX_PASSWORD_BYTES`]) is checked first, on both; then the two are
-    /// compared in constant time; then [`PasswordPolicy::validate`] runs on the new password.
+    /// The byte bound ([`MAX_PASSWORD_BYTES`]) is checked first, on both; then both are
+    /// normalised ([`normalize`]) and compared in constant time; then
+    /// [`PasswordPolicy::validate`] runs on the new password.
     ///
     /// # Errors
     /// The first [`PasswordError`] reason that applies, in this order: `TooManyBytes`,
@@ -379,45 +493,85 @@ impl PasswordPolicy {
         confirmation: &SecretString,
         context: &PasswordContext<'_>,
     ) -> Result<(), PasswordError> {
+        self.check_all(new, confirmation, context).map_err(|refusal| refusal.first())
+    }
+
+    /// Checks a new password and its confirmation, reporting every rule broken at once:
+    /// `Required` alone for an empty password, `TooManyBytes` alone above the byte bound,
+    /// otherwise each of `Mismatch`, `TooShort`, `TooLong`, `ControlCharacter`, `Common`,
+    /// `ContainsPersonalInfo` that applies, in that order.
+    ///
+    /// # Errors
+    /// A [`PasswordRefusal`] with every reason.
+    pub fn check_all(
+        &self,
+        new: &SecretString,
+        confirmation: &SecretString,
+        context: &PasswordContext<'_>,
+    ) -> Result<(), PasswordRefusal> {
+        if new.expose_secret().is_empty() {
+            return Err(PasswordRefusal::new(PasswordError::Required));
+        }
         let (new_bytes, confirmation_bytes) = (new.expose_secret().as_bytes(), confirmation.expose_secret().as_bytes());
         if new_bytes.len() > MAX_PASSWORD_BYTES || confirmation_bytes.len() > MAX_PASSWORD_BYTES {
-            return Err(PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES });
+            return Err(PasswordRefusal::new(PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES }));
         }
+        let (new, confirmation) = (normalize(new), normalize(confirmation));
         // Different lengths return early; that reveals only the length of the person's own
         // confirmation to the person.
-        if !bool::from(new_bytes.ct_eq(confirmation_bytes)) {
-            return Err(PasswordError::Mismatch);
+        let mut reasons = Vec::new();
+        if !bool::from(new.expose_secret().as_bytes().ct_eq(confirmation.expose_secret().as_bytes())) {
+            reasons.push(PasswordError::Mismatch);
         }
-        self.validate(new, context)
+        reasons.extend(self.refusals(&new, context));
+        PasswordRefusal::from_list(reasons).map_or(Ok(()), Err)
     }
 
     /// Checks a password without a confirmation (for example one generated by the system).
+    /// Lengths are counted on the normalised form ([`normalize`]).
     ///
     /// # Errors
     /// As [`PasswordPolicy::check`], without `Mismatch`.
     pub fn validate(&self, password: &SecretString, context: &PasswordContext<'_>) -> Result<(), PasswordError> {
-        let password = password.expose_secret();
-        if password.len() > MAX_PASSWORD_BYTES {
-            return Err(PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES });
+        match self.refusals(password, context).first() {
+            Some(reason) => Err(*reason),
+            None => Ok(()),
         }
+    }
+
+    /// Every rule `password` breaks (without a confirmation), in order; empty if none.
+    fn refusals(&self, password: &SecretString, context: &PasswordContext<'_>) -> Vec<PasswordError> {
+        if password.expose_secret().is_empty() {
+            return vec![PasswordError::Required];
+        }
+        if password.expose_secret().len() > MAX_PASSWORD_BYTES {
+            return vec![PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES }];
+        }
+        let password = normalize(password);
+        let password = password.expose_secret();
+        // NFKC may expand a few characters into many: the bound holds for the form hashed too.
+        if password.len() > MAX_PASSWORD_BYTES {
+            return vec![PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES }];
+        }
+        let mut reasons = Vec::new();
         let chars = password.chars().count();
         if chars < self.min_chars() {
-            return Err(PasswordError::TooShort { min: self.min_chars() });
+            reasons.push(PasswordError::TooShort { min: self.min_chars() });
         }
         if chars > self.max_chars() {
-            return Err(PasswordError::TooLong { max: self.max_chars() });
+            reasons.push(PasswordError::TooLong { max: self.max_chars() });
         }
         if password.chars().any(char::is_control) {
-            return Err(PasswordError::ControlCharacter);
+            reasons.push(PasswordError::ControlCharacter);
         }
         let lowercase = password.to_lowercase();
         if is_builtin_common(&lowercase) || self.blocklist.contains(&lowercase) {
-            return Err(PasswordError::Common);
+            reasons.push(PasswordError::Common);
         }
         if context.fragments().iter().any(|fragment| lowercase.contains(fragment.as_str())) {
-            return Err(PasswordError::ContainsPersonalInfo);
+            reasons.push(PasswordError::ContainsPersonalInfo);
         }
-        Ok(())
+        reasons
     }
 
     /// A temporary password ([`generate_temporary_password`]) that this policy accepts for
@@ -452,6 +606,18 @@ impl Default for PasswordPolicy {
             blocklist: BTreeSet::new(),
         }
     }
+}
+
+/// What [`PasswordHasher::check`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PasswordMatch {
+    /// The password does not match.
+    Mismatch,
+    /// The password, normalised, matches.
+    Match,
+    /// The password matches only as typed, not normalised: the hash predates normalisation
+    /// and should be replaced by [`PasswordHasher::hash`] of the same password.
+    MatchAsTyped,
 }
 
 /// Argon2id cost parameters.
@@ -657,8 +823,8 @@ impl PasswordHasher {
         self.params
     }
 
-    /// Hashes `password` with a fresh 16-byte salt drawn from `rng` (a cryptographically
-    /// secure generator: `rand::rng()` in production).
+    /// Hashes `password`, normalised ([`normalize`]), with a fresh 16-byte salt drawn from
+    /// `rng` (a cryptographically secure generator: `rand::rng()` in production).
     ///
     /// Does not apply the policy; run [`PasswordPolicy::check`] first.
     ///
@@ -670,7 +836,14 @@ impl PasswordHasher {
         password: &SecretString,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<PasswordHash, PasswordError> {
-        let password = password.expose_secret().as_bytes();
+        if password.expose_secret().len() > MAX_PASSWORD_BYTES {
+            return Err(PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES });
+        }
+        let password = normalize(password);
+        self.hash_bytes(password.expose_secret().as_bytes(), rng)
+    }
+
+    fn hash_bytes(&self, password: &[u8], rng: &mut (impl CryptoRng + ?Sized)) -> Result<PasswordHash, PasswordError> {
         if password.len() > MAX_PASSWORD_BYTES {
             return Err(PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES });
         }
@@ -694,17 +867,68 @@ impl PasswordHasher {
         )))
     }
 
+    /// Whether `password` matches `hash` ([`PasswordHasher::check`] without telling which
+    /// form matched).
+    ///
+    /// # Errors
+    /// As [`PasswordHasher::check`].
+    pub fn verify(&self, password: &SecretString, hash: &PasswordHash) -> Result<bool, PasswordError> {
+        Ok(self.check(password, hash)? != PasswordMatch::Mismatch)
+    }
+
     /// Whether `password` matches `hash`, with the algorithm and parameters written in the
     /// hash (Argon2id, Argon2i or Argon2d of any version and cost). The outputs are
     /// compared in constant time.
     ///
+    /// The normalised form ([`normalize`]) is tried first; when the password as typed is
+    /// not already normalised and that form does not match, the password as typed is tried
+    /// too (a hash made before admit normalised passwords): such a match is
+    /// [`PasswordMatch::MatchAsTyped`], and the hash should be replaced. A wrong password
+    /// that is not normalised therefore costs two Argon2 runs, for a known account and for
+    /// [`PasswordHasher::dummy_verify`] alike.
+    ///
     /// A password above [`MAX_PASSWORD_BYTES`] matches nothing (no such hash can be made
-    /// here) and is answered `false` at once.
+    /// here) and is answered at once.
+    ///
+    /// ```
+    /// use admit_core::password::{Argon2Params, PasswordHasher, PasswordMatch};
+    /// use secrecy::SecretString;
+    /// let hasher = PasswordHasher::new(Argon2Params::dangerous_fast_for_tests());
+    /// let hash = hasher.hash(&SecretString::from("un café sur la terrasse"), &mut rand::rng())?;
+    /// let decomposed = SecretString::from("un cafe\u{301} sur la terrasse");
+    /// assert_eq!(hasher.check(&decomposed, &hash)?, PasswordMatch::Match);
+    /// # Ok::<(), admit_core::PasswordError>(())
+    /// ```
     ///
     /// # Errors
     /// [`PasswordError::InvalidHash`] if `hash` is not a complete Argon2 PHC string;
     /// [`PasswordError::Hashing`] if Argon2 fails.
-    pub fn verify(&self, password: &SecretString, hash: &PasswordHash) -> Result<bool, PasswordError> {
+    pub fn check(&self, password: &SecretString, hash: &PasswordHash) -> Result<PasswordMatch, PasswordError> {
+        let typed = password.expose_secret();
+        if typed.len() > MAX_PASSWORD_BYTES {
+            // Parses the hash (a malformed one is still an error) and answers at once.
+            self.verify_bytes(typed.as_bytes(), hash)?;
+            return Ok(PasswordMatch::Mismatch);
+        }
+        match nfkc(typed) {
+            None => Ok(if self.verify_bytes(typed.as_bytes(), hash)? {
+                PasswordMatch::Match
+            } else {
+                PasswordMatch::Mismatch
+            }),
+            Some(normalized) => {
+                if self.verify_bytes(normalized.expose_secret().as_bytes(), hash)? {
+                    Ok(PasswordMatch::Match)
+                } else if self.verify_bytes(typed.as_bytes(), hash)? {
+                    Ok(PasswordMatch::MatchAsTyped)
+                } else {
+                    Ok(PasswordMatch::Mismatch)
+                }
+            }
+        }
+    }
+
+    fn verify_bytes(&self, password: &[u8], hash: &PasswordHash) -> Result<bool, PasswordError> {
         let parsed = phc::PasswordHash::new(hash.as_phc()).map_err(|_| PasswordError::InvalidHash)?;
         let algorithm = Algorithm::new(parsed.algorithm.as_str()).map_err(|_| PasswordError::InvalidHash)?;
         let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
@@ -715,7 +939,6 @@ impl PasswordHasher {
             None => Version::default(),
         };
         let params = Params::try_from(&parsed).map_err(|_| PasswordError::InvalidHash)?;
-        let password = password.expose_secret().as_bytes();
         if password.len() > MAX_PASSWORD_BYTES {
             return Ok(false);
         }
@@ -888,7 +1111,7 @@ mod tests {
         // 11 characters but 22 bytes.
         assert_eq!(check(&policy, "ééééééééééé", &none()), Err(PasswordError::TooShort { min: 12 }));
         assert_eq!(check(&policy, "éééééééééééé", &none()), Ok(()));
-        assert_eq!(check(&policy, "", &none()), Err(PasswordError::TooShort { min: 12 }));
+        assert_eq!(check(&policy, "", &none()), Err(PasswordError::Required));
     }
 
     #[test]
@@ -1309,5 +1532,132 @@ mod tests {
         assert!(!format!("{temporary:?}").contains(temporary.expose_secret()));
         let policy = PasswordPolicy::default();
         assert!(!format!("{policy:?}").contains("password1234"));
+    }
+
+    mod normalization {
+        use super::*;
+        use rand::SeedableRng;
+        use rand::rngs::StdRng;
+
+        const COMPOSED: &str = "un caf\u{e9} au lait, s'il vous pla\u{ee}t";
+        const DECOMPOSED: &str = "un cafe\u{301} au lait, s'il vous plai\u{302}t";
+
+        fn fast() -> PasswordHasher {
+            PasswordHasher::new(Argon2Params::dangerous_fast_for_tests())
+        }
+
+        #[test]
+        fn composed_and_decomposed_forms_are_one_password() {
+            assert_ne!(COMPOSED, DECOMPOSED);
+            let hasher = fast();
+            let mut rng = StdRng::seed_from_u64(7);
+            let hash = hasher.hash(&SecretString::from(COMPOSED), &mut rng).unwrap();
+            assert_eq!(hasher.check(&SecretString::from(DECOMPOSED), &hash).unwrap(), PasswordMatch::Match);
+            let hash = hasher.hash(&SecretString::from(DECOMPOSED), &mut rng).unwrap();
+            assert_eq!(hasher.check(&SecretString::from(COMPOSED), &hash).unwrap(), PasswordMatch::Match);
+            assert_eq!(
+                hasher.check(&SecretString::from("un cafe au lait, s'il vous plait"), &hash).unwrap(),
+                PasswordMatch::Mismatch
+            );
+        }
+
+        #[test]
+        fn compatibility_forms_are_folded() {
+            // NFKC, not only NFC: full-width letters and the "fi" ligature fold too.
+            assert_eq!(normalize(&SecretString::from("\u{ff21}\u{fb01}")).expose_secret(), "Afi");
+            assert_eq!(normalize(&SecretString::from(COMPOSED)).expose_secret(), COMPOSED);
+        }
+
+        #[test]
+        fn a_hash_of_the_form_as_typed_still_matches_and_asks_for_a_new_hash() {
+            let hasher = fast();
+            // A hash made before normalisation: of the decomposed bytes themselves.
+            let legacy = hasher.hash_bytes(DECOMPOSED.as_bytes(), &mut StdRng::seed_from_u64(3)).unwrap();
+            assert_eq!(hasher.check(&SecretString::from(DECOMPOSED), &legacy).unwrap(), PasswordMatch::MatchAsTyped);
+            assert!(hasher.verify(&SecretString::from(DECOMPOSED), &legacy).unwrap());
+            // The composed form never produced that hash, and the hash cannot tell it was meant.
+            assert_eq!(hasher.check(&SecretString::from(COMPOSED), &legacy).unwrap(), PasswordMatch::Mismatch);
+            assert_eq!(hasher.check(&SecretString::from("wrong entirely"), &legacy).unwrap(), PasswordMatch::Mismatch);
+        }
+
+        #[test]
+        fn the_policy_counts_and_compares_the_normalised_form() {
+            let policy = PasswordPolicy::default();
+            // Confirmation typed in the other form still matches.
+            assert_eq!(
+                policy.check(&SecretString::from(COMPOSED), &SecretString::from(DECOMPOSED), &PasswordContext::new()),
+                Ok(())
+            );
+            // Twelve decomposed "e\u{301}" are 24 code points but 12 characters once composed.
+            let twelve = "e\u{301}".repeat(11);
+            assert_eq!(
+                policy.validate(&SecretString::from(twelve), &PasswordContext::new()),
+                Err(PasswordError::TooShort { min: PasswordPolicy::DEFAULT_MIN_LENGTH })
+            );
+        }
+
+        #[test]
+        fn expansion_past_the_byte_bound_is_refused() {
+            // U+FDFA expands to 18 characters (33 bytes) under NFKC.
+            let expanding = "\u{fdfa}".repeat(100);
+            assert!(expanding.len() <= MAX_PASSWORD_BYTES);
+            assert_eq!(
+                PasswordPolicy::default().validate(&SecretString::from(expanding), &PasswordContext::new()),
+                Err(PasswordError::TooManyBytes { max_bytes: MAX_PASSWORD_BYTES })
+            );
+        }
+    }
+
+    mod every_reason {
+        use super::*;
+
+        fn secret(text: &str) -> SecretString {
+            SecretString::from(text.to_owned())
+        }
+
+        #[test]
+        fn a_short_password_resembling_the_address_gets_both_reasons() {
+            let email = Email::parse("dominique.lefevre@exemple.fr").unwrap();
+            let context = PasswordContext::new().email(&email);
+            let refusal = PasswordPolicy::default().check_all(&secret("lefevre1"), &secret("lefevre1"), &context);
+            let refusal = refusal.unwrap_err();
+            assert_eq!(refusal.reasons(), [PasswordError::TooShort { min: 12 }, PasswordError::ContainsPersonalInfo]);
+            assert_eq!(refusal.first(), PasswordError::TooShort { min: 12 });
+            let fr = Locale::parse("fr").unwrap();
+            assert_eq!(refusal.localized(&fr).len(), 2);
+            assert_eq!(
+                refusal.to_string(),
+                "password is too short (at least 12 characters); password contains the account's name or email address"
+            );
+        }
+
+        #[test]
+        fn mismatch_comes_with_the_new_passwords_own_reasons() {
+            let refusal =
+                PasswordPolicy::default().check_all(&secret("password"), &secret("passw0rd"), &PasswordContext::new());
+            assert_eq!(
+                refusal.unwrap_err().reasons(),
+                [PasswordError::Mismatch, PasswordError::TooShort { min: 12 }, PasswordError::Common]
+            );
+        }
+
+        #[test]
+        fn empty_is_required_and_nothing_else() {
+            let refusal = PasswordPolicy::default().check_all(&secret(""), &secret("x"), &PasswordContext::new());
+            assert_eq!(refusal.unwrap_err().reasons(), [PasswordError::Required]);
+            let en = Locale::parse("en").unwrap();
+            assert_eq!(PasswordError::Required.localized(&en), "A password is required.");
+            assert_eq!(
+                PasswordError::Required.localized(&Locale::parse("fr").unwrap()),
+                "Le mot de passe est obligatoire."
+            );
+            assert!(PasswordError::Required.is_policy_refusal());
+        }
+
+        #[test]
+        fn an_acceptable_password_has_no_reason() {
+            let ok = secret("trois chats sur un piano");
+            assert_eq!(PasswordPolicy::default().check_all(&ok, &ok, &PasswordContext::new()), Ok(()));
+        }
     }
 }

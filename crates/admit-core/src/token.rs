@@ -521,6 +521,29 @@ pub enum LinkFailure {
     RateLimited,
 }
 
+impl LinkFailure {
+    /// A stable snake-case name for traces and metrics (`revoked_` + the
+    /// [`RevokeReason`] name for revocations).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LinkFailure::Malformed => "malformed",
+            LinkFailure::Unknown => "unknown",
+            LinkFailure::WrongVerifier => "wrong_verifier",
+            LinkFailure::WrongPurpose => "wrong_purpose",
+            LinkFailure::Expired => "expired",
+            LinkFailure::Used => "used",
+            LinkFailure::Revoked(RevokeReason::Replaced) => "revoked_replaced",
+            LinkFailure::Revoked(RevokeReason::PasswordChanged) => "revoked_password_changed",
+            LinkFailure::Revoked(RevokeReason::EmailChanged) => "revoked_email_changed",
+            LinkFailure::Revoked(RevokeReason::AccountDisabled) => "revoked_account_disabled",
+            LinkFailure::Revoked(RevokeReason::AccountTrashed) => "revoked_account_trashed",
+            LinkFailure::Revoked(RevokeReason::SignedIn) => "revoked_signed_in",
+            LinkFailure::AccountUnavailable => "account_unavailable",
+            LinkFailure::RateLimited => "rate_limited",
+        }
+    }
+}
+
 /// The one error a person following a link sees: "invalid or expired link". The real
 /// reason is kept for logs ([`LinkError::reason`]).
 #[derive(Clone, Copy, PartialEq, Eq, thiserror::Error)]

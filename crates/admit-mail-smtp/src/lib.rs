@@ -248,6 +248,15 @@ impl SmtpTransportBuilder {
 
     /// Trusts one more root certificate (PEM), e.g. a company relay's private CA. The
     /// Mozilla roots (webpki-roots) are always trusted.
+    ///
+    /// Give the certificate authority that signed the relay's certificate. A self-signed
+    /// relay certificate can be given as its own root only if it is a server certificate
+    /// (`CA:FALSE`) naming the host in subjectAltName; one made with a bare
+    /// `openssl req -x509 -subj /CN=…` is a CA certificate without subjectAltName and is
+    /// refused. A refused certificate is a [`TransportErrorKind::Configuration`] error whose
+    /// reason says why (not trusted, name mismatch, expired, a CA certificate).
+    ///
+    /// [`TransportErrorKind::Configuration`]: admit_mail::TransportErrorKind::Configuration
     pub fn root_certificate_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
         self.root_certificates.push(pem.into());
         self
@@ -332,10 +341,56 @@ fn envelope(message: &Message) -> Result<lettre::address::Envelope, TransportErr
         .map_err(|e| TransportError::permanent("invalid smtp envelope").with_source(e))
 }
 
-/// Sorts an SMTP failure into transient or permanent, with a secret-free reason.
+/// Why the server's certificate was refused, if that is what failed: the TLS handshake
+/// error sits inside an I/O error inside lettre's connection error.
+fn certificate_problem(error: &(dyn std::error::Error + 'static)) -> Option<&'static str> {
+    use rustls::{CertificateError, Error as TlsError};
+    let mut next = Some(error);
+    while let Some(error) = next {
+        let tls = error.downcast_ref::<TlsError>().or_else(|| {
+            error.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()).and_then(|inner| inner.downcast_ref())
+        });
+        if let Some(TlsError::InvalidCertificate(problem)) = tls {
+            return Some(match problem {
+                CertificateError::UnknownIssuer => {
+                    "smtp server certificate is not trusted (unknown issuer): trust the relay's certificate \
+                     authority with root_certificate_pem"
+                }
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. } => {
+                    "smtp server certificate does not match the host name"
+                }
+                CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                    "smtp server certificate has expired"
+                }
+                CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                    "smtp server certificate is not valid yet"
+                }
+                CertificateError::Revoked => "smtp server certificate is revoked",
+                CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+                    "smtp server certificate is not for server authentication"
+                }
+                CertificateError::Other(other)
+                    if matches!(other.0.downcast_ref::<webpki::Error>(), Some(webpki::Error::CaUsedAsEndEntity)) =>
+                {
+                    "smtp server certificate is a certificate authority's (CA:TRUE), not a server's: \
+                     give that CA with root_certificate_pem and have the relay present a server \
+                     certificate it signed"
+                }
+                _ => "smtp server certificate was refused (not a valid certificate chain for this host)",
+            });
+        }
+        next = error.source();
+    }
+    None
+}
+
+/// Sorts an SMTP failure into transient, permanent or configuration, with a secret-free
+/// reason.
 fn classify(error: lettre::transport::smtp::Error) -> TransportError {
     let code = error.status().map(|c| c.to_string());
-    let classified = if error.is_permanent() {
+    let classified = if let Some(problem) = certificate_problem(&error) {
+        TransportError::configuration(problem)
+    } else if error.is_permanent() {
         TransportError::permanent(format!("smtp server refused the message ({})", code.as_deref().unwrap_or("5xx")))
     } else if error.is_transient() {
         TransportError::transient(format!("smtp server deferred the message ({})", code.as_deref().unwrap_or("4xx")))

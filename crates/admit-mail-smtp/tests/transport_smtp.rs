@@ -10,7 +10,7 @@ use admit_mail_smtp::{SmtpError, SmtpTransport, Tls};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 
 /// Where the sink answers with an error instead of accepting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,8 +95,11 @@ fn decode(text: &str) -> String {
 }
 
 /// A minimal SMTP server: EHLO/HELO, AUTH PLAIN/LOGIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT.
-async fn serve(stream: TcpStream, config: SinkConfig, received: Arc<Mutex<Vec<Received>>>) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
+async fn serve<S>(stream: S, config: SinkConfig, received: Arc<Mutex<Vec<Received>>>) -> std::io::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin,
+{
+    let (read, mut write) = tokio::io::split(stream);
     let mut lines = BufReader::new(read);
     write.write_all(b"220 sink.test ESMTP ready\r\n").await?;
     if config.mute {
@@ -442,4 +445,103 @@ async fn the_transport_is_usable_as_a_shared_trait_object() {
     a.unwrap();
     b.unwrap();
     assert_eq!(sink.received().len(), 2);
+}
+
+/// Test certificates (ECDSA P-256, valid for a century), made with openssl: a private CA,
+/// `localhost` and `other.example` server certificates it signed, and a self-signed
+/// `localhost` certificate. Test-only keys: they protect nothing.
+mod certs {
+    pub const CA: &str = include_str!("data/ca.pem");
+    pub const LOCALHOST: (&str, &str) = (include_str!("data/localhost.pem"), include_str!("data/localhost.key"));
+    pub const OTHER: (&str, &str) = (include_str!("data/other.pem"), include_str!("data/other.key"));
+    pub const SELF_SIGNED: (&str, &str) = (include_str!("data/selfsigned.pem"), include_str!("data/selfsigned.key"));
+    pub const SELF_SIGNED_CN_ONLY: (&str, &str) =
+        (include_str!("data/selfsigned-cn-only.pem"), include_str!("data/selfsigned-cn-only.key"));
+}
+
+/// The sink behind implicit TLS (port 465 style) with `identity` (certificate, key).
+async fn start_tls_sink(identity: (&str, &str)) -> Sink {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let certs = vec![CertificateDer::from_pem_slice(identity.0.as_bytes()).unwrap()];
+    let key = PrivateKeyDer::from_pem_slice(identity.1.as_bytes()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sink =
+        Sink { port: listener.local_addr().unwrap().port(), received: Arc::default(), connections: Arc::default() };
+    let shared = sink.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            shared.connections.fetch_add(1, Ordering::SeqCst);
+            let (acceptor, received) = (acceptor.clone(), shared.received.clone());
+            tokio::spawn(async move {
+                if let Ok(tls) = acceptor.accept(stream).await {
+                    let _ = serve(tls, SinkConfig::default(), received).await;
+                }
+            });
+        }
+    });
+    sink
+}
+
+fn tls_transport(port: u16, root: Option<&str>) -> SmtpTransport {
+    // `localhost` resolves to 127.0.0.1, where the sink listens; the name is what the
+    // certificate is checked against.
+    let mut builder = SmtpTransport::builder("localhost").tls(Tls::Implicit).port(port).timeout(Duration::from_secs(5));
+    if let Some(pem) = root {
+        builder = builder.root_certificate_pem(pem.as_bytes().to_vec());
+    }
+    builder.build().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_from_a_private_ca_is_trusted_once_the_ca_is_given() {
+    let sink = start_tls_sink(certs::LOCALHOST).await;
+    let sample = &sample_messages()[0];
+    tls_transport(sink.port, Some(certs::CA)).send(sample).await.unwrap();
+    let received = sink.received();
+    assert_eq!(received.len(), 1);
+    admit_mail::check::assert_delivered(&received[0].data, sample);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_untrusted_certificate_is_a_configuration_error_that_says_why() {
+    let sink = start_tls_sink(certs::LOCALHOST).await;
+    let err = tls_transport(sink.port, None).send(&sample_messages()[0]).await.unwrap_err();
+    assert!(err.is_configuration() && !err.is_transient() && !err.is_permanent(), "{err}");
+    assert!(err.reason().contains("not trusted") && err.reason().contains("root_certificate_pem"), "{err}");
+    assert!(sink.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_certificate_for_another_name_is_a_configuration_error_that_says_why() {
+    let sink = start_tls_sink(certs::OTHER).await;
+    let err = tls_transport(sink.port, Some(certs::CA)).send(&sample_messages()[0]).await.unwrap_err();
+    assert!(err.is_configuration(), "{err}");
+    assert_eq!(err.reason(), "smtp server certificate does not match the host name");
+    assert!(sink.received().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_self_signed_server_certificate_works_as_its_own_root_and_a_ca_one_is_refused_saying_why() {
+    // A self-signed certificate with the host in subjectAltName and CA:FALSE can be its own
+    // root. `openssl req -x509 -subj /CN=…` makes one with CA:TRUE and no subjectAltName:
+    // refused, and the reason says what to do.
+    let sink = start_tls_sink(certs::SELF_SIGNED).await;
+    tls_transport(sink.port, Some(certs::SELF_SIGNED.0)).send(&sample_messages()[0]).await.unwrap();
+    assert_eq!(sink.received().len(), 1);
+
+    let sink = start_tls_sink(certs::SELF_SIGNED_CN_ONLY).await;
+    let err =
+        tls_transport(sink.port, Some(certs::SELF_SIGNED_CN_ONLY.0)).send(&sample_messages()[0]).await.unwrap_err();
+    assert!(err.is_configuration(), "{err}");
+    assert!(err.reason().contains("certificate authority's (CA:TRUE)"), "{err}");
+    assert!(sink.received().is_empty());
 }

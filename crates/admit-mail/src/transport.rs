@@ -63,6 +63,10 @@ pub enum TransportErrorKind {
     Transient,
     /// Retrying will not help: SMTP 5xx, a message the backend refuses.
     Permanent,
+    /// Nothing will be sent until the host fixes its configuration: a server certificate
+    /// the client does not trust or that names another host. Not the message's fault: the
+    /// dispatcher retries it with backoff (like a transient failure) and logs an error.
+    Configuration,
 }
 
 impl fmt::Display for TransportErrorKind {
@@ -70,6 +74,7 @@ impl fmt::Display for TransportErrorKind {
         f.write_str(match self {
             TransportErrorKind::Transient => "transient",
             TransportErrorKind::Permanent => "permanent",
+            TransportErrorKind::Configuration => "configuration",
         })
     }
 }
@@ -107,13 +112,19 @@ impl TransportError {
         TransportError { kind: TransportErrorKind::Permanent, reason: reason.into(), source: None }
     }
 
+    /// A failure of the transport's configuration (see
+    /// [`TransportErrorKind::Configuration`]). `reason` must say what to fix and hold no secret.
+    pub fn configuration(reason: impl Into<Cow<'static, str>>) -> Self {
+        TransportError { kind: TransportErrorKind::Configuration, reason: reason.into(), source: None }
+    }
+
     /// Attaches the underlying cause.
     pub fn with_source(mut self, source: impl Into<BoxError>) -> Self {
         self.source = Some(source.into());
         self
     }
 
-    /// Transient or permanent.
+    /// Transient, permanent or configuration.
     pub fn kind(&self) -> TransportErrorKind {
         self.kind
     }
@@ -126,6 +137,11 @@ impl TransportError {
     /// Whether retrying will not help.
     pub fn is_permanent(&self) -> bool {
         self.kind == TransportErrorKind::Permanent
+    }
+
+    /// Whether the host's configuration must change before anything can be sent.
+    pub fn is_configuration(&self) -> bool {
+        self.kind == TransportErrorKind::Configuration
     }
 
     /// The secret-free reason.

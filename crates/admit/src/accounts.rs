@@ -107,6 +107,92 @@ pub enum BatchRowOutcome {
     Forbidden(Forbidden),
     /// The row was refused for another reason (no address, unavailable account, not found…).
     Refused(String),
+    /// Several fields are invalid: every one of them, so a form can mark them all at once
+    /// (a row with one invalid field gets `InvalidEmail`, `RoleAddress` or `InvalidField`).
+    InvalidFields(FieldProblems),
+}
+
+impl BatchRowOutcome {
+    /// Every field problem of the row (empty unless the row was refused for its fields).
+    pub fn field_problems(&self) -> Vec<FieldProblem> {
+        match self {
+            BatchRowOutcome::InvalidEmail(e) => vec![FieldProblem::Email(e.clone())],
+            BatchRowOutcome::RoleAddress => vec![FieldProblem::Email(EmailError::RoleAddress)],
+            BatchRowOutcome::InvalidField(e) => vec![FieldProblem::of_field_error(e.clone())],
+            BatchRowOutcome::InvalidFields(all) => all.0.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One invalid field of an account form, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FieldProblem {
+    /// The address (malformed, or a department address).
+    Email(EmailError),
+    /// The full name.
+    FullName(FieldError),
+    /// The phone number.
+    Phone(FieldError),
+    /// The locale.
+    Locale(FieldError),
+    /// A label.
+    Labels(FieldError),
+    /// The grants (none, or too many).
+    Grants(FieldError),
+}
+
+impl FieldProblem {
+    /// The form field it concerns: `email`, `full_name`, `phone`, `locale`, `labels` or
+    /// `grants` (the names of [`CreateAccount`]'s fields).
+    pub const fn field(&self) -> &'static str {
+        match self {
+            FieldProblem::Email(_) => "email",
+            FieldProblem::FullName(_) => "full_name",
+            FieldProblem::Phone(_) => "phone",
+            FieldProblem::Locale(_) => "locale",
+            FieldProblem::Labels(_) => "labels",
+            FieldProblem::Grants(_) => "grants",
+        }
+    }
+
+    /// The field a [`FieldError`] is about, for the errors that name one.
+    fn of_field_error(error: FieldError) -> FieldProblem {
+        match error {
+            FieldError::InvalidPhone => FieldProblem::Phone(error),
+            FieldError::InvalidLocale => FieldProblem::Locale(error),
+            FieldError::InvalidLabel => FieldProblem::Labels(error),
+            FieldError::InvalidGrants => FieldProblem::Grants(error),
+            _ => FieldProblem::FullName(error),
+        }
+    }
+
+    fn into_outcome(self) -> BatchRowOutcome {
+        match self {
+            FieldProblem::Email(EmailError::RoleAddress) => BatchRowOutcome::RoleAddress,
+            FieldProblem::Email(e) => BatchRowOutcome::InvalidEmail(e),
+            FieldProblem::FullName(e)
+            | FieldProblem::Phone(e)
+            | FieldProblem::Locale(e)
+            | FieldProblem::Labels(e)
+            | FieldProblem::Grants(e) => BatchRowOutcome::InvalidField(e),
+        }
+    }
+}
+
+/// Every invalid field of one account form (at least two; see [`BatchRowOutcome::InvalidFields`]
+/// and [`AdmitError::InvalidFields`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} fields are invalid", .0.len())]
+pub struct FieldProblems(pub Vec<FieldProblem>);
+
+fn outcome_of(mut problems: Vec<FieldProblem>) -> BatchRowOutcome {
+    if problems.len() == 1 {
+        problems.remove(0).into_outcome()
+    } else {
+        BatchRowOutcome::InvalidFields(FieldProblems(problems))
+    }
 }
 
 /// One row's result, by its index in the input.
@@ -143,31 +229,41 @@ fn email_error(error: EmailError) -> BatchRowOutcome {
 }
 
 impl Admit {
+    /// Checks every field of a form and reports every invalid one at once.
     fn validate(&self, input: CreateAccount) -> std::result::Result<NewAccount, BatchRowOutcome> {
+        let mut problems = Vec::new();
         let email = match input.email.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-            Some(text) => Some(self.inner.email_policy.parse(text).map_err(email_error)?),
+            Some(text) => self.inner.email_policy.parse(text).map_err(|e| problems.push(FieldProblem::Email(e))).ok(),
             None => None,
         };
-        let full_name = FullName::parse(&input.full_name).map_err(BatchRowOutcome::InvalidField)?;
+        let full_name = FullName::parse(&input.full_name).map_err(|e| problems.push(FieldProblem::FullName(e))).ok();
         let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
-            Some(text) => Some(Phone::parse(text).map_err(BatchRowOutcome::InvalidField)?),
+            Some(text) => Phone::parse(text).map_err(|e| problems.push(FieldProblem::Phone(e))).ok(),
             None => None,
         };
         let locale = match input.locale.as_deref() {
-            Some(text) => Locale::parse(text).map_err(BatchRowOutcome::InvalidField)?,
-            None => self.inner.default_locale.clone(),
+            Some(text) => Locale::parse(text).map_err(|e| problems.push(FieldProblem::Locale(e))).ok(),
+            None => Some(self.inner.default_locale.clone()),
         };
         if input.grants.is_empty() || input.grants.len() > AccountRecord::MAX_GRANTS {
-            return Err(BatchRowOutcome::InvalidField(FieldError::InvalidGrants));
+            problems.push(FieldProblem::Grants(FieldError::InvalidGrants));
         }
         let mut labels = Labels::new();
         for (key, value) in &input.labels {
-            labels.insert(key, value).map_err(BatchRowOutcome::InvalidField)?;
+            if let Err(e) = labels.insert(key, value) {
+                problems.push(FieldProblem::Labels(e));
+                break;
+            }
         }
-        let mut grants = input.grants;
-        grants.sort();
-        grants.dedup();
-        Ok(NewAccount { email, full_name, phone, locale, kind: input.kind, grants, labels })
+        match (full_name, locale) {
+            (Some(full_name), Some(locale)) if problems.is_empty() => {
+                let mut grants = input.grants;
+                grants.sort();
+                grants.dedup();
+                Ok(NewAccount { email, full_name, phone, locale, kind: input.kind, grants, labels })
+            }
+            _ => Err(outcome_of(problems)),
+        }
     }
 
     /// Creates an account with a role in a scope, and sends the invitation now or not
@@ -188,6 +284,7 @@ impl Admit {
             BatchRowOutcome::InvalidEmail(e) => AdmitError::InvalidEmail(e),
             BatchRowOutcome::RoleAddress => AdmitError::InvalidEmail(EmailError::RoleAddress),
             BatchRowOutcome::InvalidField(e) => AdmitError::InvalidField(e),
+            BatchRowOutcome::InvalidFields(all) => AdmitError::InvalidFields(all),
             _ => AdmitError::InvalidField(FieldError::InvalidGrants),
         })?;
         let actor = self.actor(actor).await?;
@@ -195,8 +292,11 @@ impl Admit {
             Some(email) => self.inner.store.account_by_email(email.key()).await?,
             None => None,
         };
-        let decision =
-            self.decide(|ctx| decide::create_account(ctx, &actor, input, existing.as_ref(), invite == Invite::Now))?;
+        let decision = self
+            .decide_for(&actor, "create_account", None, |ctx| {
+                decide::create_account(ctx, &actor, input, existing.as_ref(), invite == Invite::Now)
+            })
+            .await?;
         let decision = self.commit(decision).await?;
         Ok(decision.account.unwrap_or_else(|| unreachable!("create returns the account")))
     }
@@ -258,6 +358,7 @@ impl Admit {
             }
             decisions
         });
+        self.record_forbidden_rows(&actor, "create_accounts", &outcomes, |_| None).await;
         // A row without an address is created but not invited, and reported as `Created`.
         self.commit_rows(decisions, &mut outcomes, |d| {
             let account = d.account.as_ref().unwrap_or_else(|| unreachable!("create returns the account"));
@@ -316,9 +417,14 @@ impl Admit {
     /// [`AdmitError::Forbidden`], [`AdmitError::Status`] unless the account is `Created`,
     /// [`AdmitError::NoEmail`], [`AdmitError::AccountUnavailable`], [`AdmitError::NotFound`].
     pub async fn invite(&self, actor: AccountId, account: AccountId) -> Result<AccountRecord> {
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let decision = self.decide(|ctx| decide::invite(ctx, &actor, &account))?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| async move {
+            let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+            let decision = self
+                .decide_for(&actor, "invite", Some(account.id), |ctx| decide::invite(ctx, &actor, &account))
+                .await?;
+            Ok(self.commit(decision).await?.account.unwrap_or(account))
+        })
+        .await
     }
 
     /// Re-sends the invitation (« Relancer », « Réinviter ») to an account that never
@@ -329,10 +435,17 @@ impl Admit {
     /// As [`Admit::invite`] (the account must be `Invited` or `InvitationExpired`), and
     /// [`AdmitError::RateLimited`].
     pub async fn reinvite(&self, actor: AccountId, account: AccountId) -> Result<AccountRecord> {
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let decision = self.decide(|ctx| decide::reinvite(ctx, &actor, &account))?;
-        self.throttle(&format!("resend:{}", account.id), self.inner.rate_limits.resend_per_account).await?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| async move {
+            let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+            let decision = self
+                .decide_for(&actor, "reinvite", Some(account.id), |ctx| decide::reinvite(ctx, &actor, &account))
+                .await?;
+            self.resend_allowed(&actor, "reinvite", &account).await?;
+            let decision = self.commit(decision).await?;
+            self.count_resend(&account).await;
+            Ok(decision.account.unwrap_or(account))
+        })
+        .await
     }
 
     /// An administrator sends a password-reset link (« Envoyer un mail de
@@ -344,10 +457,20 @@ impl Admit {
     /// account, [`AdmitError::AccountUnavailable`], [`AdmitError::NoEmail`],
     /// [`AdmitError::RateLimited`], [`AdmitError::NotFound`].
     pub async fn send_password_reset(&self, actor: AccountId, account: AccountId) -> Result<()> {
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let decision = self.decide(|ctx| decide::send_reset(ctx, &actor, &account))?;
-        self.throttle(&format!("resend:{}", account.id), self.inner.rate_limits.resend_per_account).await?;
-        self.commit(decision).await?;
+        self.decide_again_on_conflict(|| async move {
+            let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+            let mut decision = self
+                .decide_for(&actor, "send_password_reset", Some(account.id), |ctx| {
+                    decide::send_reset(ctx, &actor, &account)
+                })
+                .await?;
+            Admit::guard(&mut decision, &account);
+            self.resend_allowed(&actor, "send_password_reset", &account).await?;
+            self.commit(decision).await?;
+            self.count_resend(&account).await;
+            Ok(())
+        })
+        .await?;
         Ok(())
     }
 
@@ -361,9 +484,19 @@ impl Admit {
         account: AccountId,
         change: ProfileChange,
     ) -> Result<AccountRecord> {
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let decision = self.decide(|ctx| decide::update_profile(ctx, &actor, &account, change))?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| {
+            let change = change.clone();
+            async move {
+                let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+                let decision = self
+                    .decide_for(&actor, "update_profile", Some(account.id), |ctx| {
+                        decide::update_profile(ctx, &actor, &account, change)
+                    })
+                    .await?;
+                Ok(self.commit(decision).await?.account.unwrap_or(account))
+            }
+        })
+        .await
     }
 
     /// Replaces an account's grants (« Choisir son rôle », « Lui affecter les entreprises
@@ -381,13 +514,23 @@ impl Admit {
         if grants.is_empty() || grants.len() > AccountRecord::MAX_GRANTS {
             return Err(AdmitError::InvalidField(FieldError::InvalidGrants));
         }
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let last = self.is_last_platform_administrator(&account).await?;
         let mut grants = grants;
         grants.sort();
         grants.dedup();
-        let decision = self.decide(|ctx| decide::change_grants(ctx, &actor, &account, grants, last))?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| {
+            let grants = grants.clone();
+            async move {
+                let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+                let last = self.is_last_platform_administrator(&account).await?;
+                let decision = self
+                    .decide_for(&actor, "change_grants", Some(account.id), |ctx| {
+                        decide::change_grants(ctx, &actor, &account, grants, last)
+                    })
+                    .await?;
+                Ok(self.commit(decision).await?.account.unwrap_or(account))
+            }
+        })
+        .await
     }
 
     /// Assigns or changes an account's address. Outstanding links are revoked and the old
@@ -398,10 +541,20 @@ impl Admit {
     /// [`AdmitError::NotFound`].
     pub async fn change_email(&self, actor: AccountId, account: AccountId, email: &str) -> Result<AccountRecord> {
         let email = self.inner.email_policy.parse(email)?;
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let holder = self.inner.store.account_by_email(email.key()).await?;
-        let decision = self.decide(|ctx| decide::change_email(ctx, &actor, &account, email, holder.as_ref()))?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| {
+            let email = email.clone();
+            async move {
+                let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+                let holder = self.inner.store.account_by_email(email.key()).await?;
+                let decision = self
+                    .decide_for(&actor, "change_email", Some(account.id), |ctx| {
+                        decide::change_email(ctx, &actor, &account, email, holder.as_ref())
+                    })
+                    .await?;
+                Ok(self.commit(decision).await?.account.unwrap_or(account))
+            }
+        })
+        .await
     }
 
     /// Assigns or changes many addresses at once (« Faire un traitement par lot … Saisir
@@ -423,6 +576,7 @@ impl Admit {
             }
         }
         let ids: Vec<AccountId> = parsed.iter().map(|(_, id, _)| *id).collect();
+        let target_of: HashMap<usize, AccountId> = parsed.iter().map(|(index, id, _)| (*index, *id)).collect();
         let keys: Vec<EmailKey> = parsed.iter().map(|(_, _, e)| e.key().clone()).collect();
         let accounts: HashMap<AccountId, AccountRecord> =
             self.inner.store.accounts_by_ids(&ids).await?.into_iter().map(|a| (a.id, a)).collect();
@@ -454,6 +608,7 @@ impl Admit {
             }
             decisions
         });
+        self.record_forbidden_rows(&actor, "assign_emails", &outcomes, |index| target_of.get(&index).copied()).await;
         self.commit_rows(decisions, &mut outcomes, |d| {
             BatchRowOutcome::Done(d.account.as_ref().map(|a| a.id).unwrap_or_else(|| unreachable!()))
         })
@@ -473,10 +628,17 @@ impl Admit {
         account: AccountId,
         change: StatusChange,
     ) -> Result<AccountRecord> {
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let last = self.is_last_platform_administrator(&account).await?;
-        let decision = self.decide(|ctx| decide::change_status(ctx, &actor, &account, change, last))?;
-        Ok(self.commit(decision).await?.account.unwrap_or(account))
+        self.decide_again_on_conflict(|| async move {
+            let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+            let last = self.is_last_platform_administrator(&account).await?;
+            let decision = self
+                .decide_for(&actor, "change_status", Some(account.id), |ctx| {
+                    decide::change_status(ctx, &actor, &account, change, last)
+                })
+                .await?;
+            Ok(self.commit(decision).await?.account.unwrap_or(account))
+        })
+        .await
     }
 
     /// Deletes a trashed account for good (an administrator emptying the trash).
@@ -486,7 +648,9 @@ impl Admit {
     /// [`AdmitError::NotFound`].
     pub async fn purge(&self, actor: AccountId, account: AccountId) -> Result<()> {
         let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        let decision = self.decide(|ctx| decide::purge(ctx, Some(&actor), &account))?;
+        let decision = self
+            .decide_for(&actor, "purge", Some(account.id), |ctx| decide::purge(ctx, Some(&actor), &account))
+            .await?;
         self.commit(decision).await?;
         Ok(())
     }
@@ -554,7 +718,7 @@ impl Admit {
         if let Some(email) = input.email.as_ref() {
             context = context.email(email);
         }
-        self.inner.password_policy.check(&password, &password, &context)?;
+        self.inner.password_policy.check_all(&password, &password, &context)?;
         let hash = self.hash_password(password).await?;
         let decision = self.decide(|ctx| decide::bootstrap_administrator(ctx, input, hash));
         Ok(self.commit(decision).await?.account.unwrap_or_else(|| unreachable!()))
@@ -571,4 +735,56 @@ pub(crate) fn rows(outcomes: Vec<Option<BatchRowOutcome>>) -> Vec<BatchRow> {
             outcome: outcome.unwrap_or(BatchRowOutcome::Refused("skipped".into())),
         })
         .collect()
+}
+
+impl Admit {
+    /// Whether an administrative re-send (invite again, reset) to `account` is within the
+    /// per-account limit. Counted by [`Admit::count_resend`] only once the change has
+    /// committed, so a re-send that fails to commit costs no slot.
+    async fn resend_allowed(&self, actor: &AccountRecord, call: &'static str, account: &AccountRecord) -> Result<()> {
+        let limit = self.inner.rate_limits.resend_per_account;
+        let key = format!("resend:{}", account.id);
+        let now = self.now();
+        if self.inner.store.rate_limit_count(&key, limit.per, now).await? >= u64::from(limit.count) {
+            self.refused(
+                admit_core::decide::Refusal {
+                    kind: admit_core::decide::RefusalKind::ResendRateLimited,
+                    account: Some(account.id),
+                    actor: Some(actor.id),
+                    call: Some(call),
+                    reason: "resend_per_account",
+                },
+                None,
+            );
+            let window_end = admit_store::window_start(now, limit.per).saturating_add(limit.per);
+            return Err(AdmitError::RateLimited { retry_at: window_end });
+        }
+        Ok(())
+    }
+
+    async fn count_resend(&self, account: &AccountRecord) {
+        let limit = self.inner.rate_limits.resend_per_account;
+        let key = format!("resend:{}", account.id);
+        if let Err(error) = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await {
+            tracing::warn!(%error, "could not count an administrative re-send");
+        }
+    }
+}
+
+impl Admit {
+    /// Records each row of a batch that the policy refused, as [`Admit::decide_for`] does
+    /// for a single call.
+    async fn record_forbidden_rows(
+        &self,
+        actor: &AccountRecord,
+        call: &'static str,
+        outcomes: &[Option<BatchRowOutcome>],
+        target_of: impl Fn(usize) -> Option<AccountId>,
+    ) {
+        for (index, outcome) in outcomes.iter().enumerate() {
+            if let Some(BatchRowOutcome::Forbidden(f)) = outcome {
+                self.record_refused_call(actor, call, target_of(index), f.reason()).await;
+            }
+        }
+    }
 }

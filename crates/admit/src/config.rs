@@ -37,10 +37,25 @@ pub struct RateLimits {
     pub reset_per_email: Limit,
     /// Self-service reset requests per requester key. Default: 20 an hour.
     pub reset_per_requester: Limit,
-    /// Failed link attempts (inspect, accept, complete) per requester key. Default: 20 per 15 minutes.
+    /// Failed link attempts (inspect, accept, complete) per requester key. Default: 20 per
+    /// 15 minutes. Over it, failures are answered as rate-limited; a valid link still works
+    /// (nobody can stop a person from using their own link).
     pub link_failures_per_requester: Limit,
-    /// Failed sign-ins per address. Default: 10 per 15 minutes.
+    /// Failed sign-ins per address from requesters that never signed in to it. Default: 10
+    /// per 15 minutes. A requester that has signed in successfully to the address before (a
+    /// "known requester", remembered for [`RateLimits::known_requester_memory`]) is not
+    /// stopped by it: it has its own limit of the same size for that address, so strangers
+    /// cannot lock the owner out (NIST SP 800-63B 5.2.2).
     pub sign_in_failures_per_email: Limit,
+    /// Consecutive failed sign-ins per address (since its last successful sign-in or
+    /// password change) from requesters that never signed in to it, over `per`. Default: 100
+    /// per 30 days; `count` may not exceed 100 (NIST SP 800-63B 5.2.2).
+    pub sign_in_consecutive_failures_per_email: Limit,
+    /// Failed sign-ins per requester key, whatever the address. Default: 50 per 15 minutes.
+    pub sign_in_failures_per_requester: Limit,
+    /// How long a requester key that signed in successfully to an address is remembered as
+    /// known for it (between one and two times this, windows being fixed). Default: 30 days.
+    pub known_requester_memory: Duration,
 }
 
 impl Default for RateLimits {
@@ -51,6 +66,9 @@ impl Default for RateLimits {
             reset_per_requester: Limit::new(20, Duration::hours(1)),
             link_failures_per_requester: Limit::new(20, Duration::minutes(15)),
             sign_in_failures_per_email: Limit::new(10, Duration::minutes(15)),
+            sign_in_consecutive_failures_per_email: Limit::new(100, Duration::days(30)),
+            sign_in_failures_per_requester: Limit::new(50, Duration::minutes(15)),
+            known_requester_memory: Duration::days(30),
         }
     }
 }
@@ -74,6 +92,10 @@ pub enum ConfigError {
     /// A link lifetime, retention or rate-limit window is zero or negative, or a count is zero.
     #[error("{0} must be positive")]
     NotPositive(&'static str),
+    /// A limit above what the standards admit allow (NIST SP 800-63B: at most 100
+    /// consecutive failed sign-ins per account).
+    #[error("{0} is above its allowed maximum")]
+    TooLenient(&'static str),
     /// The sender address is invalid.
     #[error("sender address is invalid")]
     InvalidSender,
@@ -284,10 +306,16 @@ impl AdmitBuilder {
             ("reset_per_requester", limits.reset_per_requester),
             ("link_failures_per_requester", limits.link_failures_per_requester),
             ("sign_in_failures_per_email", limits.sign_in_failures_per_email),
+            ("sign_in_consecutive_failures_per_email", limits.sign_in_consecutive_failures_per_email),
+            ("sign_in_failures_per_requester", limits.sign_in_failures_per_requester),
+            ("known_requester_memory", Limit::new(1, limits.known_requester_memory)),
         ] {
             if limit.count == 0 || limit.per <= Duration::ZERO {
                 return Err(ConfigError::NotPositive(name));
             }
+        }
+        if limits.sign_in_consecutive_failures_per_email.count > 100 {
+            return Err(ConfigError::TooLenient("sign_in_consecutive_failures_per_email"));
         }
         let sender = Email::parse(&self.sender_address).map_err(|_| ConfigError::InvalidSender)?;
         let rules = Rules {

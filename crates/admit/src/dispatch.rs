@@ -215,7 +215,14 @@ impl Dispatcher {
         let store = &self.admit.inner.store;
         let outcome = match self.message(mail) {
             Ok(message) => {
-                self.admit.inner.transport.send(&message).await.map_err(|e| (e.is_transient(), e.to_string()))
+                self.admit.inner.transport.send(&message).await.map_err(|e| {
+                    if e.is_configuration() {
+                        // Not the mail's fault: retried with backoff like a transient failure,
+                        // and said loudly, since nothing goes out until the host fixes it.
+                        tracing::error!(reason = e.reason(), "mail transport misconfigured");
+                    }
+                    (e.is_transient() || e.is_configuration(), e.to_string())
+                })
             }
             Err(reason) => Err((false, reason)),
         };

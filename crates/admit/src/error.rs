@@ -2,7 +2,7 @@
 
 use admit_core::authz::Forbidden;
 use admit_core::decide::DecisionError;
-use admit_core::password::PasswordError;
+use admit_core::password::{PasswordError, PasswordRefusal};
 use admit_core::{AccountId, EmailError, FieldError, LinkError, Timestamp, TransitionError};
 use admit_store::StoreError;
 
@@ -46,9 +46,15 @@ pub enum AdmitError {
     /// A field (name, phone, locale, label, grants) is invalid.
     #[error(transparent)]
     InvalidField(#[from] FieldError),
-    /// The new password is refused by the policy, or does not match its confirmation.
+    /// Several fields of an account form are invalid: every one of them, so a form marks
+    /// them all in one round trip ([`AdmitError::field_problems`] reads all three variants).
     #[error(transparent)]
-    Password(#[from] PasswordError),
+    InvalidFields(#[from] crate::FieldProblems),
+    /// The new password is refused (every rule it breaks, at once: too short, mismatched
+    /// confirmation, common, built from the account's name…), or the current password given
+    /// to change it is wrong ([`PasswordError::Incorrect`]).
+    #[error(transparent)]
+    Password(#[from] PasswordRefusal),
     /// The link is invalid or expired (one message for every reason; see
     /// [`LinkError::reason`] for logs).
     #[error(transparent)]
@@ -100,6 +106,26 @@ impl From<DecisionError> for AdmitError {
             DecisionError::EmailTaken => AdmitError::EmailTaken,
             DecisionError::NotPurgeable => AdmitError::NotPurgeable,
             other => AdmitError::Store(StoreError::Corrupt(other.to_string())),
+        }
+    }
+}
+
+impl From<PasswordError> for AdmitError {
+    fn from(reason: PasswordError) -> Self {
+        AdmitError::Password(PasswordRefusal::new(reason))
+    }
+}
+
+impl AdmitError {
+    /// Every invalid field this error reports, with the field it concerns (empty for
+    /// errors that are not about a form's fields): one for [`AdmitError::InvalidEmail`] and
+    /// [`AdmitError::InvalidField`], all of them for [`AdmitError::InvalidFields`].
+    pub fn field_problems(&self) -> Vec<crate::FieldProblem> {
+        match self {
+            AdmitError::InvalidEmail(e) => crate::BatchRowOutcome::InvalidEmail(e.clone()).field_problems(),
+            AdmitError::InvalidField(e) => crate::BatchRowOutcome::InvalidField(e.clone()).field_problems(),
+            AdmitError::InvalidFields(all) => all.0.clone(),
+            _ => Vec::new(),
         }
     }
 }

@@ -19,8 +19,8 @@ mod queries;
 
 use std::sync::Arc;
 
-use admit_core::decide::{AccountEvent, Ctx, Decision, Rules, Subjects};
-use admit_core::password::{PasswordHasher, PasswordPolicy};
+use admit_core::decide::{self, AccountEvent, Ctx, Decision, DecisionError, Rules, Subjects};
+use admit_core::password::{PasswordHasher, PasswordMatch, PasswordPolicy};
 use admit_core::{AccountId, AccountRecord, Clock, EmailPolicy, Locale, MailKind, MailParams, PasswordHash, Timestamp};
 use admit_mail::{MailContext, Templates, Transport};
 use admit_store::Store;
@@ -28,17 +28,19 @@ use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 use tokio::sync::{Semaphore, broadcast};
 
-pub use accounts::{BatchRow, BatchRowOutcome, CreateAccount, EmailAssignment, Invite, MAX_BATCH_ROWS};
+pub use accounts::{
+    BatchRow, BatchRowOutcome, CreateAccount, EmailAssignment, FieldProblem, FieldProblems, Invite, MAX_BATCH_ROWS,
+};
 pub use config::{AdmitBuilder, ConfigError, Limit, RateLimits};
 pub use dispatch::{DispatchReport, Dispatcher, DispatcherConfig};
 pub use error::{AdmitError, Result};
-pub use links::{Completion, CompletionError, LinkInfo, SignIn, SignInError};
+pub use links::{Completion, CompletionError, InspectError, LinkInfo, SignIn, SignInError};
 pub use queries::AccountView;
 
 #[doc(inline)]
 pub use admit_core as core;
 #[doc(inline)]
-pub use admit_core::decide::{AccountEvent as Event, ProfileChange, StatusChange};
+pub use admit_core::decide::{AccountEvent as Event, ProfileChange, Refusal, RefusalKind, StatusChange};
 #[doc(inline)]
 pub use admit_core::{
     AccountKind, AccountStatus, AuditAction, ClientFileId, Email, FullName, Grant, Labels, ProgramId, Role, Scope,
@@ -221,6 +223,112 @@ impl Admit {
         f(&mut ctx)
     }
 
+    /// Runs an administrative decision for `actor`. A refusal by the authorization policy
+    /// is recorded before it is returned: an audit entry [`AuditAction::CallRefused`]
+    /// committed on its own, a trace on `admit::security` and an [`AccountEvent::Refused`].
+    pub(crate) async fn decide_for(
+        &self,
+        actor: &AccountRecord,
+        call: &'static str,
+        target: Option<AccountId>,
+        f: impl FnOnce(&mut Ctx<'_, rand::rngs::ThreadRng>) -> std::result::Result<Decision, DecisionError>,
+    ) -> Result<Decision> {
+        match self.decide(f) {
+            Err(DecisionError::Forbidden(forbidden)) => {
+                self.record_refused_call(actor, call, target, forbidden.reason()).await;
+                Err(AdmitError::Forbidden(forbidden))
+            }
+            other => other.map_err(AdmitError::from),
+        }
+    }
+
+    /// Checks the policy for `actor` on `target` (for calls that look before they decide),
+    /// recording a refusal as [`Admit::decide_for`] does.
+    pub(crate) async fn authorize_for(
+        &self,
+        actor: &AccountRecord,
+        call: &'static str,
+        action: admit_core::authz::Action,
+        target: &AccountRecord,
+    ) -> Result<()> {
+        let subject = admit_core::authz::Target {
+            kind: target.kind,
+            grants: &target.grants,
+            is_last_platform_administrator: false,
+        };
+        if let Err(forbidden) = admit_core::authz::authorize(actor, action, &subject) {
+            self.record_refused_call(actor, call, Some(target.id), forbidden.reason()).await;
+            return Err(AdmitError::Forbidden(forbidden));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn record_refused_call(
+        &self,
+        actor: &AccountRecord,
+        call: &'static str,
+        target: Option<AccountId>,
+        reason: admit_core::authz::ForbiddenReason,
+    ) {
+        let decision = self.decide(|ctx| decide::call_refused(ctx, actor, call, target, reason));
+        if let Err(error) = self.inner.store.commit(decision.change).await {
+            tracing::error!(target: "admit::security", %error, "could not record a refused call in the audit log");
+        }
+        for event in decision.events {
+            if let AccountEvent::Refused(refusal) = event {
+                self.refused(refusal, None);
+            }
+        }
+    }
+
+    /// Publishes a refusal: one `admit::security` trace (fields in docs/security.md) and an
+    /// [`AccountEvent::Refused`] to subscribers. `requester` is digested, never printed.
+    pub(crate) fn refused(&self, refusal: Refusal, requester: Option<&str>) {
+        let id = |id: Option<AccountId>| id.map_or_else(String::new, |id| id.to_string());
+        tracing::info!(
+            target: "admit::security",
+            event = refusal.kind.as_str(),
+            reason = refusal.reason,
+            call = refusal.call.unwrap_or(""),
+            account = %id(refusal.account),
+            actor = %id(refusal.actor),
+            requester = %requester.map(digest).unwrap_or_default(),
+            "refused"
+        );
+        let _ = self.inner.events.send(AccountEvent::Refused(refusal));
+    }
+
+    /// Runs `attempt` again (at most three times in all) while it fails with
+    /// [`AdmitError::Concurrent`]: an administrative call that lost an optimistic race
+    /// against another change of the account reads the fresh account and decides again,
+    /// so the caller gets the answer for the state that won (« already active », say).
+    pub(crate) async fn decide_again_on_conflict<T, F, Fut>(&self, mut attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match attempt().await {
+                Err(AdmitError::Concurrent) if tries < 3 => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Makes `decision` apply only if `account` is still at the version it was read at, when
+    /// the decision does not write the account itself (a reset link read the address: a
+    /// concurrent address change must not let the link go to the old one). The version moves
+    /// on; nothing else in the record changes.
+    pub(crate) fn guard(decision: &mut Decision, account: &AccountRecord) {
+        if decision.change.accounts.iter().any(|write| write.account_id() == account.id) {
+            return;
+        }
+        let record = AccountRecord { version: account.version + 1, ..account.clone() };
+        decision.change.accounts.push(admit_core::AccountWrite::Update { expected_version: account.version, record });
+    }
+
     /// Commits a decision and publishes its events.
     /// The returned decision keeps the account and the events; its change set has been
     /// handed to the store (moved, not copied: a batch's change set can hold 10,000 rows).
@@ -247,12 +355,6 @@ impl Admit {
         Ok(self.inner.store.count_platform_administrators().await? <= 1)
     }
 
-    /// Counts a hit; refuses with [`AdmitError::RateLimited`] over the limit.
-    pub(crate) async fn throttle(&self, key: &str, limit: Limit) -> Result<()> {
-        let decision = self.inner.store.hit_rate_limit(key, limit.count, limit.per, self.now()).await?;
-        if decision.allowed { Ok(()) } else { Err(AdmitError::RateLimited { retry_at: decision.resets_at }) }
-    }
-
     /// Hashes a password on the blocking pool, at most `hashing_concurrency` at once, so
     /// Argon2 never blocks the async executor.
     pub(crate) async fn hash_password(&self, password: SecretString) -> Result<PasswordHash> {
@@ -261,7 +363,7 @@ impl Admit {
         tokio::task::spawn_blocking(move || hasher.hash(&password, &mut rand::rng()))
             .await
             .map_err(|_| AdmitError::Hashing)?
-            .map_err(AdmitError::Password)
+            .map_err(AdmitError::from)
     }
 
     /// Verifies a password on the blocking pool (`None`: verify against a dummy hash, so an
@@ -270,14 +372,14 @@ impl Admit {
         &self,
         password: SecretString,
         hash: Option<PasswordHash>,
-    ) -> Result<bool> {
+    ) -> Result<PasswordMatch> {
         let _permit = self.inner.hashing.clone().acquire_owned().await.map_err(|_| AdmitError::Hashing)?;
         let hasher = self.inner.hasher.clone();
         tokio::task::spawn_blocking(move || match hash {
-            Some(hash) => hasher.verify(&password, &hash).unwrap_or(false),
+            Some(hash) => hasher.check(&password, &hash).unwrap_or(PasswordMatch::Mismatch),
             None => {
                 hasher.dummy_verify(&password);
-                false
+                PasswordMatch::Mismatch
             }
         })
         .await

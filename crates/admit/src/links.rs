@@ -3,13 +3,16 @@
 
 use std::collections::HashMap;
 
-use admit_core::decide::{self, AccountEvent, Decision};
-use admit_core::password::{PasswordContext, PasswordError, generate_temporary_password};
+use admit_core::decide::{self, AccountEvent, Decision, Refusal, RefusalKind};
+use admit_core::password::{
+    PasswordContext, PasswordError, PasswordMatch, PasswordRefusal, generate_temporary_password,
+};
 use admit_core::token::{self, LinkError, LinkFailure, ParsedToken};
 use admit_core::{AccountId, AccountRecord, Email, MailSecret, Timestamp, TokenPurpose, TokenRecord};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::accounts::{BatchRow, BatchRowOutcome, MAX_BATCH_ROWS};
+use crate::config::Limit;
 use crate::{Admit, AdmitError, Result, digest};
 
 /// What the landing page of a valid link may show.
@@ -45,12 +48,36 @@ pub enum CompletionError {
     /// Invalid or expired link.
     #[error(transparent)]
     InvalidLink(#[from] LinkError),
-    /// The new password was refused; nothing was consumed.
+    /// The new password was refused, with every rule it breaks; nothing was consumed.
     #[error(transparent)]
-    Password(#[from] PasswordError),
+    Password(#[from] PasswordRefusal),
     /// The service failed; nothing was consumed.
     #[error("service unavailable")]
     Unavailable(#[source] AdmitError),
+}
+
+/// Why [`Admit::inspect_link`] could not show a link's page: the link is invalid or expired
+/// (one answer for every reason), or the service failed, which a page shows as "try again
+/// later" (HTTP 503), never as an invalid link.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InspectError {
+    /// Invalid or expired link.
+    #[error(transparent)]
+    InvalidLink(#[from] LinkError),
+    /// The service failed (the store could not be read); the link may well be valid.
+    #[error("service unavailable")]
+    Unavailable(#[source] AdmitError),
+}
+
+impl InspectError {
+    /// The link error, when the link itself was refused (`None` when the service failed).
+    pub fn link_error(&self) -> Option<LinkError> {
+        match self {
+            InspectError::InvalidLink(error) => Some(*error),
+            InspectError::Unavailable(_) => None,
+        }
+    }
 }
 
 /// A successful sign-in check.
@@ -79,6 +106,37 @@ pub enum SignInError {
     Unavailable(#[source] AdmitError),
 }
 
+/// The rate-limit keys of one sign-in attempt.
+struct SignInKeys {
+    requester: String,
+    address: AddressKeys,
+}
+
+enum AddressKeys {
+    /// The requester signed in to this address before: its own counter for the address.
+    Known { pair: String },
+    /// Anyone else: the address's recent failures and its consecutive failures since the
+    /// last successful sign-in or password change (the key names both, so either resets it).
+    Stranger { recent: String, consecutive: String },
+}
+
+impl SignInKeys {
+    fn new(address: &str, requester: &str, account: Option<&AccountRecord>, known: bool) -> Self {
+        let requester_key = format!("signin:req:{}", digest(requester));
+        let address = if known {
+            AddressKeys::Known { pair: format!("signin:pair:{}", digest(&format!("{address}\n{requester}"))) }
+        } else {
+            let since =
+                account.map_or((0, 0), |a| (a.last_login_at.map_or(0, |t| t.as_unix_micros()), a.credential_epoch.0));
+            AddressKeys::Stranger {
+                recent: format!("signin:{}", digest(address)),
+                consecutive: format!("signin:run:{}:{}:{}", digest(address), since.0, since.1),
+            }
+        };
+        SignInKeys { requester: requester_key, address }
+    }
+}
+
 fn failure(reason: LinkFailure) -> LinkError {
     LinkError::new(reason)
 }
@@ -91,16 +149,34 @@ impl Admit {
         Ok(count >= u64::from(limit.count))
     }
 
-    async fn record_link_failure(&self, requester: &str, error: LinkError) -> LinkError {
+    /// Counts a failed link attempt against `requester`. Over the limit, the failure is
+    /// answered as [`LinkFailure::RateLimited`] (the real reason goes to the trace).
+    async fn record_link_failure(
+        &self,
+        requester: &str,
+        error: LinkError,
+        over_limit: bool,
+        account: Option<AccountId>,
+    ) -> LinkError {
         let limit = self.inner.rate_limits.link_failures_per_requester;
         let key = format!("link:{}", digest(requester));
         let _ = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await;
-        tracing::info!(reason = ?error.reason(), requester = %digest(requester), "link refused");
-        error
+        let refusal = Refusal {
+            kind: RefusalKind::LinkRefused,
+            account,
+            actor: None,
+            call: None,
+            reason: error.reason().as_str(),
+        };
+        self.refused(refusal, Some(requester));
+        if over_limit { failure(LinkFailure::RateLimited) } else { error }
     }
 
-    /// Resolves a link: parse (malformed input costs no store call), throttle, look up,
-    /// verify, check the account. Every failure after parsing counts against the requester.
+    /// Resolves a link: parse (malformed input costs no store call), look up, verify, check
+    /// the account. Every failure after parsing counts against the requester; over its
+    /// limit, failures are answered as rate-limited, but a valid link still resolves, so a
+    /// stranger sharing the person's requester key (a proxy's address) cannot stop them
+    /// from using their own link.
     async fn resolve(
         &self,
         text: &str,
@@ -108,9 +184,7 @@ impl Admit {
         requester: &str,
     ) -> std::result::Result<(ParsedToken, TokenRecord, AccountRecord), CompletionError> {
         let parsed = token::parse(text)?;
-        if self.link_failures_exceeded(requester).await.map_err(CompletionError::Unavailable)? {
-            return Err(failure(LinkFailure::RateLimited).into());
-        }
+        let over = self.link_failures_exceeded(requester).await.map_err(CompletionError::Unavailable)?;
         let now = self.now();
         let record = match self
             .inner
@@ -120,22 +194,35 @@ impl Admit {
             .map_err(|e| CompletionError::Unavailable(e.into()))?
         {
             Some(record) => record,
-            None => return Err(self.record_link_failure(requester, failure(LinkFailure::Unknown)).await.into()),
+            None => {
+                return Err(self
+                    .record_link_failure(requester, failure(LinkFailure::Unknown), over, None)
+                    .await
+                    .into());
+            }
         };
         let purpose = purpose.unwrap_or(record.purpose);
         if let Err(error) = parsed.verify(&record, purpose, now) {
-            return Err(self.record_link_failure(requester, error).await.into());
+            return Err(self.record_link_failure(requester, error, over, Some(record.account_id)).await.into());
         }
         let account =
             self.inner.store.account(record.account_id).await.map_err(|e| CompletionError::Unavailable(e.into()))?;
         let account = match account {
             Some(account) => account,
             None => {
-                return Err(self.record_link_failure(requester, failure(LinkFailure::AccountUnavailable)).await.into());
+                return Err(self
+                    .record_link_failure(
+                        requester,
+                        failure(LinkFailure::AccountUnavailable),
+                        over,
+                        Some(record.account_id),
+                    )
+                    .await
+                    .into());
             }
         };
         if let Err(error) = record.check_account(&account) {
-            return Err(self.record_link_failure(requester, error).await.into());
+            return Err(self.record_link_failure(requester, error, over, Some(account.id)).await.into());
         }
         Ok((parsed, record, account))
     }
@@ -145,9 +232,10 @@ impl Admit {
     /// host rate-limits failures by, e.g. the client IP.
     ///
     /// # Errors
-    /// [`LinkError`] ("invalid or expired link"; the real reason is in
-    /// [`LinkError::reason`] and the logs).
-    pub async fn inspect_link(&self, token: &str, requester: &str) -> std::result::Result<LinkInfo, LinkError> {
+    /// [`InspectError::InvalidLink`] ("invalid or expired link"; the real reason is in
+    /// [`LinkError::reason`] and the logs), or [`InspectError::Unavailable`] when the store
+    /// failed.
+    pub async fn inspect_link(&self, token: &str, requester: &str) -> std::result::Result<LinkInfo, InspectError> {
         match self.resolve(token, None, requester).await {
             Ok((_, record, account)) => Ok(LinkInfo {
                 purpose: record.purpose,
@@ -156,8 +244,10 @@ impl Admit {
                 email: account.email.as_ref().map(|e| e.as_str().to_owned()),
                 expires_at: record.expires_at,
             }),
-            Err(CompletionError::InvalidLink(e)) => Err(e),
-            Err(_) => Err(failure(LinkFailure::Unknown)),
+            Err(CompletionError::InvalidLink(e)) => Err(InspectError::InvalidLink(e)),
+            Err(CompletionError::Unavailable(e)) => Err(InspectError::Unavailable(e)),
+            // Resolving a link checks no password.
+            Err(CompletionError::Password(_)) => Err(InspectError::InvalidLink(failure(LinkFailure::Unknown))),
         }
     }
 
@@ -171,7 +261,7 @@ impl Admit {
     ) -> std::result::Result<Completion, CompletionError> {
         let (_, record, account) = self.resolve(token, Some(purpose), requester).await?;
         let context = PasswordContext::of_account(&account);
-        self.inner.password_policy.check(&new_password, &confirmation, &context)?;
+        self.inner.password_policy.check_all(&new_password, &confirmation, &context)?;
         let hash = self.hash_password(new_password).await.map_err(CompletionError::Unavailable)?;
         let mut account = account;
         // An unrelated concurrent update (a sign-in, a profile edit) makes the commit stale:
@@ -265,14 +355,16 @@ impl Admit {
         let now = self.now();
         let limits = self.inner.rate_limits;
         let store = &self.inner.store;
-        let per_email = store
-            .hit_rate_limit(
-                &format!("reset:email:{}", digest(email.key().as_str())),
-                limits.reset_per_email.count,
-                limits.reset_per_email.per,
-                now,
-            )
-            .await?;
+        // A requester that signed in to this address before has its own allowance for it:
+        // strangers using up the address's requests cannot stop the owner's.
+        let known = self.is_known_requester(email.key().as_str(), requester).await?;
+        let per_email_key = if known {
+            format!("reset:pair:{}", digest(&format!("{}\n{requester}", email.key().as_str())))
+        } else {
+            format!("reset:email:{}", digest(email.key().as_str()))
+        };
+        let per_email =
+            store.hit_rate_limit(&per_email_key, limits.reset_per_email.count, limits.reset_per_email.per, now).await?;
         let per_requester = store
             .hit_rate_limit(
                 &format!("reset:req:{}", digest(requester)),
@@ -283,7 +375,21 @@ impl Admit {
             .await?;
         let account = store.account_by_email(email.key()).await?;
         let throttled = !(per_email.allowed && per_requester.allowed);
+        if throttled {
+            let refusal = Refusal {
+                kind: RefusalKind::ResetRateLimited,
+                account: None,
+                actor: None,
+                call: None,
+                reason: if per_email.allowed { "requester_rate_limited" } else { "address_rate_limited" },
+            };
+            self.refused(refusal, Some(requester));
+        }
         let requester = if throttled { format!("{} throttled", digest(requester)) } else { digest(requester) };
+        // Not guarded by the account's version (a thousand concurrent requests for one address
+        // would then fail each other): a link reserved here for an address that changes before
+        // the mail leaves is superseded at dispatch, when the recipient is no longer the
+        // account's address.
         let candidate = if throttled { None } else { account.as_ref() };
         let decision = self.decide(|ctx| decide::request_reset(ctx, candidate, &requester));
         self.commit(decision).await?;
@@ -302,29 +408,84 @@ impl Admit {
         &self,
         email: &str,
         password: SecretString,
+        requester: &str,
     ) -> std::result::Result<SignIn, SignInError> {
         let unavailable = SignInError::Unavailable;
         let parsed = Email::parse(email).ok();
-        let limit = self.inner.rate_limits.sign_in_failures_per_email;
-        let key = format!("signin:{}", digest(parsed.as_ref().map_or(email, |e| e.key().as_str())));
-        let count =
-            self.inner.store.rate_limit_count(&key, limit.per, self.now()).await.map_err(|e| unavailable(e.into()))?;
-        if count >= u64::from(limit.count) {
+        let address = parsed.as_ref().map_or(email, |e| e.key().as_str());
+        let limits = self.inner.rate_limits;
+        let now = self.now();
+        let store = &self.inner.store;
+        // The same reads whatever the address and requester: the account, whether the
+        // requester is known for the address, and the counters that apply.
+        let account = match &parsed {
+            Some(email) => store.account_by_email(email.key()).await.map_err(|e| unavailable(e.into()))?,
+            None => None,
+        };
+        let known = self.is_known_requester(address, requester).await.map_err(unavailable)?;
+        let keys = SignInKeys::new(address, requester, account.as_ref(), known);
+        let counted = |key: String, limit: Limit| async move {
+            store.rate_limit_count(&key, limit.per, now).await.map(|n| n >= u64::from(limit.count))
+        };
+        let requester_over = counted(keys.requester.clone(), limits.sign_in_failures_per_requester)
+            .await
+            .map_err(|e| unavailable(e.into()))?;
+        let address_over = match &keys.address {
+            AddressKeys::Known { pair } => {
+                counted(pair.clone(), limits.sign_in_failures_per_email).await.map_err(|e| unavailable(e.into()))?
+            }
+            AddressKeys::Stranger { recent, consecutive } => {
+                counted(recent.clone(), limits.sign_in_failures_per_email).await.map_err(|e| unavailable(e.into()))?
+                    || counted(consecutive.clone(), limits.sign_in_consecutive_failures_per_email)
+                        .await
+                        .map_err(|e| unavailable(e.into()))?
+            }
+        };
+        if requester_over || address_over {
+            let refusal = Refusal {
+                kind: RefusalKind::SignInRateLimited,
+                account: account.as_ref().map(|a| a.id),
+                actor: None,
+                call: None,
+                reason: if requester_over { "requester_rate_limited" } else { "address_rate_limited" },
+            };
+            self.refused(refusal, Some(requester));
             return Err(SignInError::RateLimited);
         }
-        let account = match &parsed {
-            Some(email) => self.inner.store.account_by_email(email.key()).await.map_err(|e| unavailable(e.into()))?,
-            None => None,
+        let known_account = account.as_ref().map(|a| a.id);
+        let failure_reason = match &account {
+            None => "unknown_address",
+            Some(a) if !a.is_available() => "account_unavailable",
+            Some(a) if a.password_hash.is_none() => "no_password",
+            Some(_) => "wrong_password",
         };
         let account = account.filter(|a| a.is_available() && a.password_hash.is_some());
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
-        let ok = self.verify_password_hash(password.clone(), hash.clone()).await.map_err(unavailable)?;
-        let Some(account) = account.filter(|_| ok) else {
-            let _ = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await;
+        let matched = self.verify_password_hash(password.clone(), hash.clone()).await.map_err(unavailable)?;
+        let Some(account) = account.filter(|_| matched != PasswordMatch::Mismatch) else {
+            let hit = |key: String, limit: Limit| async move {
+                let _ = store.hit_rate_limit(&key, limit.count, limit.per, now).await;
+            };
+            hit(keys.requester.clone(), limits.sign_in_failures_per_requester).await;
+            match &keys.address {
+                AddressKeys::Known { pair } => hit(pair.clone(), limits.sign_in_failures_per_email).await,
+                AddressKeys::Stranger { recent, consecutive } => {
+                    hit(recent.clone(), limits.sign_in_failures_per_email).await;
+                    hit(consecutive.clone(), limits.sign_in_consecutive_failures_per_email).await;
+                }
+            }
+            let refusal = Refusal {
+                kind: RefusalKind::SignInFailed,
+                account: known_account,
+                actor: None,
+                call: None,
+                reason: failure_reason,
+            };
+            self.refused(refusal, Some(requester));
             return Err(SignInError::InvalidCredentials);
         };
         let rehashed = match hash {
-            Some(hash) if self.inner.hasher.needs_rehash(&hash) => {
+            Some(hash) if matched == PasswordMatch::MatchAsTyped || self.inner.hasher.needs_rehash(&hash) => {
                 Some(self.hash_password(password).await.map_err(unavailable)?)
             }
             _ => None,
@@ -334,6 +495,7 @@ impl Admit {
             let decision = self.decide(|ctx| decide::sign_in(ctx, &account, rehashed.clone()));
             match self.commit(decision).await {
                 Ok(_) => {
+                    self.remember_requester(address, requester).await;
                     return Ok(SignIn { account_id: account.id, must_change_password: account.must_change_password });
                 }
                 Err(AdmitError::Concurrent) => match self.inner.store.account(account.id).await {
@@ -345,6 +507,30 @@ impl Admit {
             }
         }
         Err(unavailable(AdmitError::Concurrent))
+    }
+
+    fn known_requester_key(address: &str, requester: &str) -> String {
+        format!("known:{}", digest(&format!("{address}\n{requester}")))
+    }
+
+    /// Whether `requester` signed in successfully to `address` within the memory
+    /// ([`RateLimits::known_requester_memory`](crate::RateLimits::known_requester_memory)):
+    /// the current fixed window or the one before it.
+    pub(crate) async fn is_known_requester(&self, address: &str, requester: &str) -> Result<bool> {
+        let memory = self.inner.rate_limits.known_requester_memory;
+        let key = Self::known_requester_key(address, requester);
+        let now = self.now();
+        let store = &self.inner.store;
+        Ok(store.rate_limit_count(&key, memory, now).await? > 0
+            || store.rate_limit_count(&key, memory, now.saturating_sub(memory)).await? > 0)
+    }
+
+    async fn remember_requester(&self, address: &str, requester: &str) {
+        let memory = self.inner.rate_limits.known_requester_memory;
+        let key = Self::known_requester_key(address, requester);
+        if let Err(error) = self.inner.store.hit_rate_limit(&key, u32::MAX, memory, self.now()).await {
+            tracing::warn!(%error, "could not remember the requester of a successful sign-in");
+        }
     }
 
     /// The person changes their own password after signing in (required when
@@ -364,11 +550,30 @@ impl Admit {
         if !account.is_available() {
             return Err(AdmitError::AccountUnavailable);
         }
-        if !self.verify_password_hash(current, account.password_hash.clone()).await? {
-            return Err(AdmitError::Password(PasswordError::Incorrect));
+        // A wrong current password is a failed attempt, throttled like sign-in (ASVS 6.2.3):
+        // a stolen session cannot be used to guess the password behind it.
+        let limit = self.inner.rate_limits.sign_in_failures_per_email;
+        let key = format!("password_change:{}", account.id);
+        let now = self.now();
+        let refusal = |reason| Refusal {
+            kind: RefusalKind::CurrentPasswordRefused,
+            account: Some(account.id),
+            actor: Some(account.id),
+            call: Some("change_own_password"),
+            reason,
+        };
+        if self.inner.store.rate_limit_count(&key, limit.per, now).await? >= u64::from(limit.count) {
+            self.refused(refusal("rate_limited"), None);
+            let retry_at = admit_store::window_start(now, limit.per).saturating_add(limit.per);
+            return Err(AdmitError::RateLimited { retry_at });
+        }
+        if self.verify_password_hash(current, account.password_hash.clone()).await? == PasswordMatch::Mismatch {
+            self.inner.store.hit_rate_limit(&key, limit.count, limit.per, now).await?;
+            self.refused(refusal("wrong_current_password"), None);
+            return Err(AdmitError::from(PasswordError::Incorrect));
         }
         let context = PasswordContext::of_account(&account);
-        self.inner.password_policy.check(&new_password, &confirmation, &context)?;
+        self.inner.password_policy.check_all(&new_password, &confirmation, &context)?;
         let hash = self.hash_password(new_password).await?;
         let decision = self.decide(|ctx| decide::change_own_password(ctx, &account, hash))?;
         Ok(self.commit(decision).await?.events)
@@ -393,22 +598,32 @@ impl Admit {
         if !self.inner.admin_set_password {
             return Err(AdmitError::SetPasswordDisabled);
         }
-        let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
+        let (actor_record, account_record) = (self.actor(actor).await?, self.account(account).await?);
         // Authorize before looking at the password, so a forbidden call learns nothing.
-        admit_core::authz::authorize(
-            &actor,
-            admit_core::authz::Action::SetPassword,
-            &admit_core::authz::Target {
-                kind: account.kind,
-                grants: &account.grants,
-                is_last_platform_administrator: false,
-            },
-        )?;
-        let context = PasswordContext::of_account(&account);
-        self.inner.password_policy.check(&new_password, &confirmation, &context)?;
+        self.authorize_for(&actor_record, "set_password", admit_core::authz::Action::SetPassword, &account_record)
+            .await?;
+        let context = PasswordContext::of_account(&account_record);
+        self.inner.password_policy.check_all(&new_password, &confirmation, &context)?;
         let hash = self.hash_password(new_password).await?;
-        let decision = self.decide(|ctx| decide::set_password(ctx, &actor, &account, hash, must_change))?;
-        Ok(self.commit(decision).await?.events)
+        // Lost a race against another change of the account (the person accepted their
+        // invitation meanwhile, say): decide again on the fresh account, with the same hash.
+        let first = std::cell::Cell::new(Some((actor_record, account_record)));
+        self.decide_again_on_conflict(|| {
+            let (hash, first) = (hash.clone(), first.take());
+            async move {
+                let (actor, account) = match first {
+                    Some(records) => records,
+                    None => (self.actor(actor).await?, self.account(account).await?),
+                };
+                let decision = self
+                    .decide_for(&actor, "set_password", Some(account.id), |ctx| {
+                        decide::set_password(ctx, &actor, &account, hash, must_change)
+                    })
+                    .await?;
+                Ok(self.commit(decision).await?.events)
+            }
+        })
+        .await
     }
 
     /// Generates temporary passwords for many accounts at once (« Génération par lot »):
@@ -446,7 +661,10 @@ impl Admit {
             };
             if let Err(refusal) = eligible_for_temporary_password(&actor, account) {
                 outcomes[index] = Some(match refusal {
-                    AdmitError::Forbidden(f) => BatchRowOutcome::Forbidden(f),
+                    AdmitError::Forbidden(f) => {
+                        self.record_refused_call(&actor, "issue_temporary_passwords", Some(id), f.reason()).await;
+                        BatchRowOutcome::Forbidden(f)
+                    }
                     other => BatchRowOutcome::Refused(other.to_string()),
                 });
                 continue;
@@ -495,7 +713,12 @@ impl Admit {
 
     async fn temporary_password(&self, actor: &AccountRecord, account: &AccountRecord) -> Result<()> {
         // Refuse early (forbidden, unavailable, no address) before spending a hash.
-        eligible_for_temporary_password(actor, account)?;
+        if let Err(error) = eligible_for_temporary_password(actor, account) {
+            if let AdmitError::Forbidden(f) = &error {
+                self.record_refused_call(actor, "issue_temporary_password", Some(account.id), f.reason()).await;
+            }
+            return Err(error);
+        }
         let password = generate_temporary_password(&mut rand::rng());
         let secret = MailSecret::new(password.expose_secret().to_owned());
         let hash = self.hash_password(password).await?;

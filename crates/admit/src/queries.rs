@@ -1,7 +1,7 @@
 //! What administrators see: accounts with their status, counts per status, the mail
 //! journal and the audit log. Every read is authorized too.
 
-use admit_core::authz::{self, Action, Forbidden, Target};
+use admit_core::authz::{self, Action, Forbidden};
 use admit_core::{AccountId, AccountRecord, AccountStatus, AuditId, AuditRecord, MailId, MailRecord, Role, Scope};
 use admit_store::{AccountFilter, AccountQuery, AuditQuery, MailQuery, Page, StatusCounts};
 
@@ -19,7 +19,19 @@ pub struct AccountView {
 impl Admit {
     /// Scoped reads: platform administrators read everything; an administrator of a
     /// programme or client file reads only lists filtered on that scope.
-    fn authorize_scope_read(&self, actor: &AccountRecord, filter: &AccountFilter) -> Result<()> {
+    /// Refuses an unscoped read to a non-platform administrator, recording the refusal.
+    async fn refuse_read(&self, actor: &AccountRecord, call: &'static str) -> AdmitError {
+        let reason = admit_core::authz::ForbiddenReason::NotAnAdministrator;
+        self.record_refused_call(actor, call, None, reason).await;
+        AdmitError::Forbidden(Forbidden::from(reason))
+    }
+
+    async fn authorize_scope_read(
+        &self,
+        actor: &AccountRecord,
+        call: &'static str,
+        filter: &AccountFilter,
+    ) -> Result<()> {
         if authz::authorize_global(actor, Action::ReadAccount).is_ok() {
             return Ok(());
         }
@@ -32,7 +44,7 @@ impl Admit {
             {
                 Ok(())
             }
-            _ => Err(AdmitError::Forbidden(Forbidden::from(admit_core::authz::ForbiddenReason::NotAnAdministrator))),
+            _ => Err(self.refuse_read(actor, call).await),
         }
     }
 
@@ -42,11 +54,7 @@ impl Admit {
     /// [`AdmitError::Forbidden`], [`AdmitError::NotFound`].
     pub async fn account_view(&self, actor: AccountId, account: AccountId) -> Result<AccountView> {
         let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        authz::authorize(
-            &actor,
-            Action::ReadAccount,
-            &Target { kind: account.kind, grants: &account.grants, is_last_platform_administrator: false },
-        )?;
+        self.authorize_for(&actor, "account_view", Action::ReadAccount, &account).await?;
         let status = account.status(self.now());
         Ok(AccountView { account, status })
     }
@@ -64,7 +72,7 @@ impl Admit {
         mut query: AccountQuery,
     ) -> Result<Page<AccountView, AccountId>> {
         let actor = self.actor(actor).await?;
-        self.authorize_scope_read(&actor, &query.filter)?;
+        self.authorize_scope_read(&actor, "list_accounts", &query.filter).await?;
         let now = self.now();
         query.now = now;
         let page = self.inner.store.list_accounts(&query).await?;
@@ -80,7 +88,7 @@ impl Admit {
     /// As [`Admit::list_accounts`].
     pub async fn count_accounts(&self, actor: AccountId, filter: AccountFilter) -> Result<StatusCounts> {
         let actor = self.actor(actor).await?;
-        self.authorize_scope_read(&actor, &filter)?;
+        self.authorize_scope_read(&actor, "count_accounts", &filter).await?;
         Ok(self.inner.store.count_accounts(&filter, self.now()).await?)
     }
 
@@ -94,16 +102,10 @@ impl Admit {
         let actor = self.actor(actor).await?;
         if authz::authorize_global(&actor, Action::ReadJournal).is_err() {
             let Some(target) = query.account_id else {
-                return Err(AdmitError::Forbidden(Forbidden::from(
-                    admit_core::authz::ForbiddenReason::NotAnAdministrator,
-                )));
+                return Err(self.refuse_read(&actor, "mail_journal").await);
             };
             let target = self.account(target).await?;
-            authz::authorize(
-                &actor,
-                Action::ReadJournal,
-                &Target { kind: target.kind, grants: &target.grants, is_last_platform_administrator: false },
-            )?;
+            self.authorize_for(&actor, "mail_journal", Action::ReadJournal, &target).await?;
         }
         Ok(self.inner.store.journal(&query).await?)
     }
@@ -118,16 +120,10 @@ impl Admit {
         let actor = self.actor(actor).await?;
         if authz::authorize_global(&actor, Action::ReadAudit).is_err() {
             let Some(target) = query.target else {
-                return Err(AdmitError::Forbidden(Forbidden::from(
-                    admit_core::authz::ForbiddenReason::NotAnAdministrator,
-                )));
+                return Err(self.refuse_read(&actor, "audit_log").await);
             };
             let target = self.account(target).await?;
-            authz::authorize(
-                &actor,
-                Action::ReadAudit,
-                &Target { kind: target.kind, grants: &target.grants, is_last_platform_administrator: false },
-            )?;
+            self.authorize_for(&actor, "audit_log", Action::ReadAudit, &target).await?;
         }
         Ok(self.inner.store.audit(&query).await?)
     }

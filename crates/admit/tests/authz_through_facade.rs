@@ -15,7 +15,7 @@ use admit::store::{AuditQuery, MailQuery};
 use admit::{
     AccountKind, AdmitError, ClientFileId, CreateAccount, Grant, Invite, ProfileChange, Role, Scope, StatusChange,
 };
-use admit_core::{AccountId, AccountRecord, AccountStatus, FullName};
+use admit_core::{AccountId, AccountRecord, AccountStatus, AuditAction, AuditRecord, FullName};
 use support::{NowTs, World, password, program};
 
 /// The 12 (scope, role) grants of the reduced universe.
@@ -132,9 +132,21 @@ async fn around(w: &World, actor: AccountId, target: AccountId) -> String {
         s.account(actor).await.unwrap(),
         s.journal(&mails(target)).await.unwrap().items,
         s.journal(&mails(actor)).await.unwrap().items,
-        s.audit(&by).await.unwrap().items,
-        s.audit(&on).await.unwrap().items,
+        without_refusals(s.audit(&by).await.unwrap().items),
+        without_refusals(s.audit(&on).await.unwrap().items),
     )
+}
+
+/// Audit entries other than the refusals' own (checked by `refusals_recorded`).
+fn without_refusals(items: Vec<AuditRecord>) -> Vec<AuditRecord> {
+    items.into_iter().filter(|a| a.action != AuditAction::CallRefused).collect()
+}
+
+/// The `call_refused` entries `actor` has about `target`, newest first.
+async fn refusals_recorded(w: &World, actor: AccountId, target: AccountId) -> Vec<AuditRecord> {
+    let by = AuditQuery { actor: Some(actor), limit: 1000, ..AuditQuery::default() };
+    let items = w.store.audit(&by).await.unwrap().items;
+    items.into_iter().filter(|a| a.action == AuditAction::CallRefused && a.target == Some(target)).collect()
 }
 
 async fn run_matrix(w: World) {
@@ -173,6 +185,7 @@ async fn run_matrix(w: World) {
                     let status = w.store.account(target).await.unwrap().unwrap().status(w.clock.now_ts());
                     assert_eq!(status, AccountStatus::Invited, "target {kind:?} {grant:?}");
                     let before = around(&w, *actor, target).await;
+                    let refusals_before = refusals_recorded(&w, *actor, target).await.len();
                     let got = call(&w, what, *actor, target, shape, n).await;
                     n += 1;
                     match got {
@@ -183,6 +196,14 @@ async fn run_matrix(w: World) {
                     }
                     assert!(w.deliver().await.is_empty(), "{what:?} refused but sent a mail");
                     assert_eq!(around(&w, *actor, target).await, before, "{what:?} refused but changed something");
+                    // ASVS 16.3.2: the refusal itself is in the audit log, committed on its own.
+                    let refusals = refusals_recorded(&w, *actor, target).await;
+                    assert_eq!(refusals.len(), refusals_before + 1, "{what:?} refused without an audit entry");
+                    assert!(
+                        refusals[0].detail.ends_with(&format!("reason={}", reason.as_str())),
+                        "{what:?}: {}",
+                        refusals[0].detail
+                    );
                     cells += 1;
                     refused += 1;
                     *answers.entry(format!("{reason:?}")).or_default() += 1;

@@ -29,7 +29,7 @@ on_every_store! {
         w.clock.set(info.expires_at);
         assert!(w.admit.inspect_link(&token, REQUESTER).await.is_ok(), "valid at exactly expires_at");
         w.clock.advance(Duration::microseconds(1));
-        let err = w.admit.inspect_link(&token, REQUESTER).await.unwrap_err();
+        let err = w.admit.inspect_link(&token, REQUESTER).await.unwrap_err().link_error().unwrap();
         assert_eq!(err.reason(), LinkFailure::Expired, "invalid one microsecond later");
         assert_eq!(err.to_string(), "invalid or expired link", "the caller sees one message");
     }
@@ -48,14 +48,14 @@ on_every_store! {
         let new = token_in(reminder).unwrap();
         let info = w.admit.inspect_link(&new, REQUESTER).await.unwrap();
         assert_eq!(info.expires_at, w.clock.now_ts() + Duration::days(7), "full lifetime from now");
-        let err = w.admit.inspect_link(&old, REQUESTER).await.unwrap_err();
+        let err = w.admit.inspect_link(&old, REQUESTER).await.unwrap_err().link_error().unwrap();
         assert_eq!(err.reason(), LinkFailure::Expired, "the expired link stays dead");
         assert_eq!(w.admit.account_view(w.admin, id).await.unwrap().status, AccountStatus::Invited);
         // A live link is replaced by the next re-send.
         w.clock.advance(Duration::minutes(1));
         w.admit.reinvite(w.admin, id).await.unwrap();
         let newest = w.last_token_to("ben@example.org").await;
-        assert_eq!(w.admit.inspect_link(&new, REQUESTER).await.unwrap_err().reason(), LinkFailure::Revoked(RevokeReason::Replaced));
+        assert_eq!(w.admit.inspect_link(&new, REQUESTER).await.unwrap_err().link_error().unwrap().reason(), LinkFailure::Revoked(RevokeReason::Replaced));
         assert!(w.admit.inspect_link(&newest, REQUESTER).await.is_ok());
     }
 
@@ -85,7 +85,7 @@ on_every_store! {
         w.admit.set_password(w.admin, id, password("first secret phrase"), password("first secret phrase"), false).await.unwrap();
         let after = w.store.account(id).await.unwrap().unwrap();
         assert_eq!(after.credential_epoch, epoch.next(), "the epoch moved although the password is the same");
-        let err = w.admit.inspect_link(&reset, REQUESTER).await.unwrap_err();
+        let err = w.admit.inspect_link(&reset, REQUESTER).await.unwrap_err().link_error().unwrap();
         assert_eq!(err.reason(), LinkFailure::Revoked(RevokeReason::PasswordChanged));
     }
 
@@ -94,7 +94,7 @@ on_every_store! {
         let id = w.member("eve@example.org", "Eve", collaborator_of("p1"), Invite::Now).await;
         let token = w.last_token_to("eve@example.org").await;
         w.admit.change_email(w.admin, id, "eve.new@example.org").await.unwrap();
-        let err = w.admit.inspect_link(&token, REQUESTER).await.unwrap_err();
+        let err = w.admit.inspect_link(&token, REQUESTER).await.unwrap_err().link_error().unwrap();
         assert_eq!(err.reason(), LinkFailure::Revoked(RevokeReason::EmailChanged));
         let sent = w.deliver().await;
         assert_eq!(sent.len(), 1);
@@ -108,9 +108,9 @@ on_every_store! {
         let id = w.active_member("fay@example.org", "Fay", collaborator_of("p1"), "fay's long secret phrase").await;
         w.admit.request_password_reset("fay@example.org", REQUESTER).await.unwrap();
         let reset = w.last_token_to("fay@example.org").await;
-        let signed = w.admit.verify_password("FAY@example.org", password("fay's long secret phrase")).await.unwrap();
+        let signed = w.admit.verify_password("FAY@example.org", password("fay's long secret phrase"), REQUESTER).await.unwrap();
         assert_eq!(signed.account_id, id);
-        let err = w.admit.inspect_link(&reset, REQUESTER).await.unwrap_err();
+        let err = w.admit.inspect_link(&reset, REQUESTER).await.unwrap_err().link_error().unwrap();
         assert_eq!(err.reason(), LinkFailure::Revoked(RevokeReason::SignedIn));
         assert!(w.store.account(id).await.unwrap().unwrap().last_login_at.is_some());
     }
@@ -136,7 +136,7 @@ on_every_store! {
         let sent = w.deliver().await;
         assert_eq!(sent.len(), 1, "the password changed notice");
         assert!(sent[0].headers().iter().any(|(_, v)| v == "password_changed"));
-        let signed = w.admit.verify_password("hal@example.org", password("a chosen long phrase")).await.unwrap();
+        let signed = w.admit.verify_password("hal@example.org", password("a chosen long phrase"), REQUESTER).await.unwrap();
         assert!(signed.must_change_password, "the first sign-in reports the flag");
     }
 
@@ -187,7 +187,7 @@ on_every_store! {
         w.admit.change_status(w.admin, id, StatusChange::Restore).await.unwrap();
         w.admit.change_status(w.admin, id, StatusChange::Enable).await.unwrap();
         assert_eq!(w.admit.account_view(w.admin, id).await.unwrap().status, AccountStatus::Created);
-        assert_eq!(w.admit.inspect_link(&token, REQUESTER).await.unwrap_err().reason(), LinkFailure::Revoked(RevokeReason::AccountDisabled));
+        assert_eq!(w.admit.inspect_link(&token, REQUESTER).await.unwrap_err().link_error().unwrap().reason(), LinkFailure::Revoked(RevokeReason::AccountDisabled));
     }
 
     // A wrong verifier does not revoke the link; failures are limited per requester.
@@ -200,15 +200,17 @@ on_every_store! {
         let at = chars.len() - 10;
         chars[at] = if chars[at] == 'A' { 'B' } else { 'A' };
         let forged: String = chars.into_iter().collect();
-        let err = w.admit.inspect_link(&forged, "203.0.113.9").await.unwrap_err();
+        let err = w.admit.inspect_link(&forged, "203.0.113.9").await.unwrap_err().link_error().unwrap();
         assert_eq!(err.reason(), LinkFailure::WrongVerifier);
         assert!(w.admit.inspect_link(&token, REQUESTER).await.is_ok(), "a wrong guess does not revoke the link");
         for _ in 0..25 {
             let _ = w.admit.inspect_link(&forged, "203.0.113.9").await;
         }
-        let err = w.admit.inspect_link(&token, "203.0.113.9").await.unwrap_err();
-        assert_eq!(err.reason(), LinkFailure::RateLimited, "the requester is throttled after 20 failures");
-        assert!(w.admit.inspect_link(&token, REQUESTER).await.is_ok(), "others are not");
+        let err = w.admit.inspect_link(&forged, "203.0.113.9").await.unwrap_err().link_error().unwrap();
+        assert_eq!(err.reason(), LinkFailure::RateLimited, "the requester's failures are throttled after 20");
+        // A shared requester key (a proxy's address) must not block the person's own link.
+        assert!(w.admit.inspect_link(&token, "203.0.113.9").await.is_ok(), "a valid link still works");
+        assert!(w.admit.inspect_link(&token, REQUESTER).await.is_ok(), "for others too");
     }
 
     // The address is kept as typed; mail goes to the stored address, never the typed one.
@@ -294,10 +296,10 @@ on_every_store! {
         assert!(w.admit.inspect_link(&invitation, REQUESTER).await.is_err());
         let sent = w.deliver().await;
         let temp = sent[0].text().lines().find(|l| l.matches('-').count() == 3 && l.trim().len() == 23).map(|l| l.trim().to_owned()).expect("the password is in the mail");
-        let signed = w.admit.verify_password("sam@example.org", password(&temp)).await.unwrap();
+        let signed = w.admit.verify_password("sam@example.org", password(&temp), REQUESTER).await.unwrap();
         assert!(signed.must_change_password);
         w.admit.change_own_password(id, password(&temp), password("sam's own long phrase"), password("sam's own long phrase")).await.unwrap();
-        let signed = w.admit.verify_password("sam@example.org", password("sam's own long phrase")).await.unwrap();
+        let signed = w.admit.verify_password("sam@example.org", password("sam's own long phrase"), REQUESTER).await.unwrap();
         assert!(!signed.must_change_password, "the change clears the flag");
         let journal = w.admit.mail_journal(w.admin, MailQuery { subject: Some("password".into()), ..MailQuery::default() }).await.unwrap();
         assert!(!format!("{:?}", journal.items).contains(&temp), "the journal never shows the password");

@@ -62,13 +62,15 @@ async fn a_malformed_token_costs_no_store_call() {
     // A MockStore with no expectation panics on any call.
     let admit = admit(MockStore::new());
     for text in ["", "adm_", "adm_!!!!", "not a token at all", &"adm_".repeat(1000)] {
-        let error = admit.inspect_link(text, "198.51.100.1").await.unwrap_err();
+        let error = admit.inspect_link(text, "198.51.100.1").await.unwrap_err().link_error().unwrap();
         assert_eq!(error.reason(), LinkFailure::Malformed, "{text:?}");
     }
 }
 
+/// A forbidden call commits nothing but its own audit entry (`call_refused`, ASVS 16.3.2),
+/// and counts no rate limit.
 #[tokio::test]
-async fn a_forbidden_call_never_commits_nor_counts_a_rate_limit() {
+async fn a_forbidden_call_commits_only_its_refusal_and_counts_no_rate_limit() {
     let collaborator =
         record(1, "c@example.org", vec![Grant::new(Scope::Platform, Role::Collaborator)], Lifecycle::Active);
     let target = record(2, "t@example.org", vec![Grant::new(Scope::Platform, Role::Guest)], Lifecycle::Invited);
@@ -76,20 +78,30 @@ async fn a_forbidden_call_never_commits_nor_counts_a_rate_limit() {
     let mut store = MockStore::new();
     store.expect_account().with(eq(collaborator.id)).returning(move |_| Ok(Some(c.clone())));
     store.expect_account().with(eq(target.id)).returning(move |_| Ok(Some(t.clone())));
-    store.expect_commit().never();
+    store.expect_commit().times(2).returning(|change| {
+        assert!(change.accounts.is_empty() && change.tokens.is_empty() && change.mails.is_empty());
+        assert!(change.revocations.is_empty() && change.consume.is_none());
+        assert_eq!(change.audit.len(), 1);
+        assert_eq!(change.audit[0].action, admit::AuditAction::CallRefused);
+        assert!(change.audit[0].detail.ends_with("reason=not_an_administrator"), "{}", change.audit[0].detail);
+        Ok(())
+    });
     store.expect_hit_rate_limit().never();
+    store.expect_rate_limit_count().never();
     let admit = admit(store);
     assert!(matches!(admit.reinvite(collaborator.id, target.id).await, Err(AdmitError::Forbidden(_))));
     assert!(matches!(admit.send_password_reset(collaborator.id, target.id).await, Err(AdmitError::Forbidden(_))));
 }
 
 /// Self-service reset makes the same store calls, in the same number, whether the address
-/// is known or not: two rate-limit hits, one look-up, one commit.
+/// is known or not: two reads of whether the requester is known, two rate-limit hits, one
+/// look-up, one commit.
 #[tokio::test]
 async fn self_service_reset_does_the_same_store_work_for_known_and_unknown_addresses() {
     for known in [true, false] {
         let account = record(3, "known@example.org", vec![Grant::new(Scope::Platform, Role::Guest)], Lifecycle::Active);
         let mut store = MockStore::new();
+        store.expect_rate_limit_count().times(2).returning(|_, _, _| Ok(0));
         store.expect_hit_rate_limit().times(2).returning(|_, _, _, _| Ok(allowed()));
         store
             .expect_account_by_email()

@@ -139,7 +139,7 @@ async fn run(w: &World, workflow: Workflow, f: &Fixture) -> Result<(), String> {
         }
         Workflow::SignIn => w
             .admit
-            .verify_password("act@example.org", password("copper lantern evening"))
+            .verify_password("act@example.org", password("copper lantern evening"), REQUESTER)
             .await
             .map(drop)
             .map_err(|e| text(&e)),
@@ -324,3 +324,22 @@ async fn dispatcher_survives_an_outage_and_resumes() {
     assert_eq!(w.outbox.messages().len(), 1);
     FAULTS.fetch_add(during, Ordering::Relaxed);
 }
+
+// A store that fails while a link is inspected or completed is "try again later" (503),
+// never the uniform invalid-link answer: the link may well be valid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_failure_on_a_link_is_unavailable_not_invalid() {
+    let (w, faulty) = world().await;
+    w.member("outage@example.org", "Out Age", collaborator_of("p1"), admit::Invite::Now).await;
+    let token = w.last_token_to("outage@example.org").await;
+    faulty.set_down(true);
+    let inspected = w.admit.inspect_link(&token, REQUESTER).await;
+    assert!(matches!(inspected, Err(admit::InspectError::Unavailable(_))), "{inspected:?}");
+    let completed = w.admit.accept_invitation(&token, password(PW), password(PW), REQUESTER).await;
+    assert!(matches!(completed, Err(admit::CompletionError::Unavailable(_))), "{completed:?}");
+    faulty.set_down(false);
+    assert!(w.admit.inspect_link(&token, REQUESTER).await.is_ok(), "the link survived the outage");
+    w.admit.accept_invitation(&token, password(PW), password(PW), REQUESTER).await.unwrap();
+}
+
+const PW: &str = "amber lantern over the bay";

@@ -143,11 +143,11 @@ async fn no_secret_in_any_log_line_error_or_record() {
     assert!(matches!(replay, Err(CompletionError::InvalidLink(_))));
     debug.push(format!("{replay:?} {}", replay.as_ref().unwrap_err()));
     // Sign-in, wrong then right.
-    let wrong = w.admit.verify_password("ann@example.org", password("not her password 1")).await;
+    let wrong = w.admit.verify_password("ann@example.org", password("not her password 1"), REQUESTER).await;
     assert!(matches!(wrong, Err(SignInError::InvalidCredentials)));
     secrets.push("not her password 1".into());
     debug.push(format!("{wrong:?}"));
-    debug.push(format!("{:?}", w.admit.verify_password("ann@example.org", password(first)).await));
+    debug.push(format!("{:?}", w.admit.verify_password("ann@example.org", password(first), REQUESTER).await));
     // Admin reset → complete; self-service reset → complete.
     w.clock.advance(time::Duration::minutes(2));
     w.admit.send_password_reset(w.admin, id).await.unwrap();
@@ -231,7 +231,7 @@ async fn no_secret_in_any_log_line_error_or_record() {
     }
     let captured = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
     let lines: Vec<&str> = captured.lines().collect();
-    assert!(lines.iter().any(|l| l.contains("link refused")), "refused links are logged: {captured}");
+    assert!(lines.iter().any(|l| l.contains("event=\"link_refused\"")), "refused links are logged: {captured}");
     assert!(lines.iter().any(|l| l.contains("dispatch round")), "deliveries are logged");
     for line in &lines {
         for secret in leaks(line, &secrets) {

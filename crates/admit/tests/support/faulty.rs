@@ -26,6 +26,16 @@ pub struct FaultyStore {
     injected: AtomicU64,
     down: std::sync::atomic::AtomicBool,
     log: std::sync::Mutex<Vec<&'static str>>,
+    before_commit: std::sync::Mutex<Option<CommitHook>>,
+}
+
+/// Work run once, right before the next commit goes through (to lose a race on purpose).
+pub struct CommitHook(Box<dyn FnOnce() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send>);
+
+impl std::fmt::Debug for CommitHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CommitHook")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +51,18 @@ impl FaultyStore {
             injected: AtomicU64::new(0),
             down: std::sync::atomic::AtomicBool::new(false),
             log: std::sync::Mutex::new(Vec::new()),
+            before_commit: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Runs `hook` to completion right before the next commit is forwarded (the hook's own
+    /// commits go straight through): the caller's commit then meets the state the hook left.
+    pub fn before_next_commit<F, Fut>(&self, hook: F)
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        *self.before_commit.lock().unwrap() = Some(CommitHook(Box::new(move || Box::pin(hook()))));
     }
 
     /// Resets the call count and fails call `n` from now on (0: never).
@@ -90,6 +111,10 @@ impl FaultyStore {
 #[async_trait]
 impl Store for FaultyStore {
     async fn commit(&self, change: ChangeSet) -> Result<()> {
+        let hook = self.before_commit.lock().unwrap().take();
+        if let Some(CommitHook(hook)) = hook {
+            hook().await;
+        }
         self.tick("commit")?;
         self.inner.commit(change).await
     }

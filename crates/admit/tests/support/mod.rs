@@ -108,7 +108,18 @@ impl World {
             out.push_str(&format!("{:#?}", self.store.tokens_of(account.id).await.unwrap()));
         }
         let journal = self.store.journal(&MailQuery { limit: 1000, ..MailQuery::default() }).await.unwrap().items;
-        let audit = self.store.audit(&AuditQuery { limit: 1000, ..AuditQuery::default() }).await.unwrap().items;
+        // A refused administrative call leaves its own `call_refused` entry (checked where
+        // it matters); everything else must stay as it was.
+        let mut audit = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self.store.audit(&AuditQuery { limit: 1000, after, ..AuditQuery::default() }).await.unwrap();
+            audit.extend(page.items.into_iter().filter(|a| a.action != admit::AuditAction::CallRefused));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
         out.push_str(&format!("{journal:#?}{audit:#?}"));
         out
     }
