@@ -238,7 +238,7 @@ impl AdmitBuilder {
         self
     }
 
-    /// The password policy (default: minimum 12 characters, blocklist, no composition rules).
+    /// The password policy (default: minimum 15 characters as NIST SP 800-63B-4 asks of a password used alone — a host with a second factor may lower it to 8 — a blocklist, no composition rules).
     pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
         self.password_policy = policy;
         self

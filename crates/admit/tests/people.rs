@@ -161,7 +161,7 @@ mod every_reason_at_once {
             let token = w.last_token_to("dominique.lefevre@example.org").await;
             let r = w.admit.accept_invitation(&token, password("lefevre1"), password("lefevre1"), REQUESTER).await;
             let Err(CompletionError::Password(refusal)) = r else { panic!("{r:?}") };
-            assert_eq!(refusal.reasons(), [PasswordError::TooShort { min: 12 }, PasswordError::ContainsPersonalInfo]);
+            assert_eq!(refusal.reasons(), [PasswordError::TooShort { min: 15 }, PasswordError::ContainsPersonalInfo]);
             let r = w.admit.accept_invitation(&token, password(""), password(""), REQUESTER).await;
             let Err(CompletionError::Password(refusal)) = r else { panic!("{r:?}") };
             assert_eq!(refusal.reasons(), [PasswordError::Required]);
