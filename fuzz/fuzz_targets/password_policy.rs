@@ -1,7 +1,7 @@
 //! `PasswordPolicy::default().check` and `check_all` with an arbitrary new password,
 //! confirmation, email and name. Invariants: never panics; an empty password is `Required`;
 //! anything over `MAX_PASSWORD_BYTES` is refused with `TooManyBytes`; an accepted password
-//! equals its confirmation once both are NFKC-normalised, has 12 to 128 characters, no
+//! equals its confirmation once both are NFKC-normalised, has 15 to 128 characters, no
 //! control character, is not common and contains no personal fragment of four characters or
 //! more (all on the normalised form); `check` reports the first reason of `check_all`, and
 //! agrees with `validate` when both inputs are equal; refusals are policy refusals with a

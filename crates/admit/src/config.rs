@@ -115,6 +115,7 @@ pub struct AdmitBuilder {
     invitation_ttl: Duration,
     reset_ttl: Duration,
     trash_retention: Duration,
+    temporary_password_ttl: Duration,
     password_policy: PasswordPolicy,
     argon2: Argon2Params,
     email_policy: EmailPolicy,
@@ -138,6 +139,7 @@ impl Default for AdmitBuilder {
             invitation_ttl: Rules::DEFAULT_INVITATION_TTL,
             reset_ttl: Rules::DEFAULT_RESET_TTL,
             trash_retention: Rules::DEFAULT_TRASH_RETENTION,
+            temporary_password_ttl: crate::DEFAULT_TEMPORARY_PASSWORD_TTL,
             password_policy: PasswordPolicy::default(),
             argon2: Argon2Params::default(),
             email_policy: EmailPolicy::default(),
@@ -220,13 +222,23 @@ impl AdmitBuilder {
         self
     }
 
+    /// How long a password an administrator gave (a temporary password, or one set with
+    /// "must change at next sign-in") may be used to sign in (default 72 hours, counted from
+    /// when it was issued): after that, signing in with it is refused with the same answer as
+    /// a wrong password, and [`AccountView::temporary_password_expired`](crate::AccountView)
+    /// tells the administrator, who issues a new one or sends a reset link (ASVS 6.4.1).
+    pub fn temporary_password_ttl(mut self, ttl: Duration) -> Self {
+        self.temporary_password_ttl = ttl;
+        self
+    }
+
     /// How long trashed accounts stay restorable (default 30 days).
     pub fn trash_retention(mut self, retention: Duration) -> Self {
         self.trash_retention = retention;
         self
     }
 
-    /// The password policy (default: minimum 12 characters, blocklist, no composition rules).
+    /// The password policy (default: minimum 15 characters as NIST SP 800-63B-4 asks of a password used alone — a host with a second factor may lower it to 8 — a blocklist, no composition rules).
     pub fn password_policy(mut self, policy: PasswordPolicy) -> Self {
         self.password_policy = policy;
         self
@@ -294,6 +306,7 @@ impl AdmitBuilder {
             ("invitation_ttl", self.invitation_ttl),
             ("reset_ttl", self.reset_ttl),
             ("trash_retention", self.trash_retention),
+            ("temporary_password_ttl", self.temporary_password_ttl),
         ] {
             if d <= Duration::ZERO {
                 return Err(ConfigError::NotPositive(name));
@@ -345,6 +358,7 @@ impl AdmitBuilder {
             admin_set_password: self.admin_set_password,
             hashing_concurrency: self.hashing_concurrency,
             reset_response_floor: self.reset_response_floor,
+            temporary_password_ttl: self.temporary_password_ttl,
             sender_name: self.sender_name,
             sender,
             default_locale: self.default_locale,

@@ -94,6 +94,7 @@ pub(crate) struct Parts {
     pub(crate) admin_set_password: bool,
     pub(crate) hashing_concurrency: usize,
     pub(crate) reset_response_floor: std::time::Duration,
+    pub(crate) temporary_password_ttl: time::Duration,
     pub(crate) sender_name: String,
     pub(crate) sender: admit_core::Email,
     pub(crate) default_locale: Locale,
@@ -113,12 +114,17 @@ pub(crate) struct Inner {
     pub(crate) admin_set_password: bool,
     hashing: Arc<Semaphore>,
     pub(crate) reset_response_floor: std::time::Duration,
+    pub(crate) temporary_password_ttl: time::Duration,
     pub(crate) sender_name: String,
     pub(crate) sender: admit_core::Email,
     #[allow(dead_code)]
     pub(crate) default_locale: Locale,
     events: broadcast::Sender<AccountEvent>,
 }
+
+/// How long an administrator-given password (temporary, or set with "must change") lets its
+/// holder sign in, by default: 72 hours ([`AdmitBuilder::temporary_password_ttl`]).
+pub const DEFAULT_TEMPORARY_PASSWORD_TTL: time::Duration = time::Duration::hours(72);
 
 /// The account invitation and password-reset workflows, over a [`Store`] and a
 /// [`Transport`]. Cheap to clone; share one per process.
@@ -161,6 +167,7 @@ impl Admit {
                 admin_set_password: parts.admin_set_password,
                 hashing: Arc::new(Semaphore::new(parts.hashing_concurrency)),
                 reset_response_floor: parts.reset_response_floor,
+                temporary_password_ttl: parts.temporary_password_ttl,
                 sender_name: parts.sender_name,
                 sender: parts.sender,
                 default_locale: parts.default_locale,

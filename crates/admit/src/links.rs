@@ -453,7 +453,8 @@ impl Admit {
             return Err(SignInError::RateLimited);
         }
         let known_account = account.as_ref().map(|a| a.id);
-        let failure_reason = match &account {
+        let expired = |a: &AccountRecord| self.temporary_password_deadline(a).is_some_and(|at| now > at);
+        let mut failure_reason = match &account {
             None => "unknown_address",
             Some(a) if !a.is_available() => "account_unavailable",
             Some(a) if a.password_hash.is_none() => "no_password",
@@ -462,6 +463,15 @@ impl Admit {
         let account = account.filter(|a| a.is_available() && a.password_hash.is_some());
         let hash = account.as_ref().and_then(|a| a.password_hash.clone());
         let matched = self.verify_password_hash(password.clone(), hash.clone()).await.map_err(unavailable)?;
+        // An administrator-given password past its deadline is refused like a wrong one (after
+        // the same Argon2 work), and the account view says it expired.
+        let account = account.filter(|a| {
+            let usable = !expired(a);
+            if !usable && matched != PasswordMatch::Mismatch {
+                failure_reason = "temporary_password_expired";
+            }
+            usable
+        });
         let Some(account) = account.filter(|_| matched != PasswordMatch::Mismatch) else {
             let hit = |key: String, limit: Limit| async move {
                 let _ = store.hit_rate_limit(&key, limit.count, limit.per, now).await;

@@ -2,7 +2,9 @@
 //! journal and the audit log. Every read is authorized too.
 
 use admit_core::authz::{self, Action, Forbidden};
-use admit_core::{AccountId, AccountRecord, AccountStatus, AuditId, AuditRecord, MailId, MailRecord, Role, Scope};
+use admit_core::{
+    AccountId, AccountRecord, AccountStatus, AuditId, AuditRecord, MailId, MailRecord, Role, Scope, Timestamp,
+};
 use admit_store::{AccountFilter, AccountQuery, AuditQuery, MailQuery, Page, StatusCounts};
 
 use crate::{Admit, AdmitError, Result};
@@ -14,6 +16,32 @@ pub struct AccountView {
     pub account: AccountRecord,
     /// Its status now.
     pub status: AccountStatus,
+    /// When the password an administrator gave (temporary, or "must change at next
+    /// sign-in") stops letting its holder sign in; `None` when the person chose their own.
+    pub temporary_password_expires_at: Option<Timestamp>,
+    /// That password has expired unused: the person cannot sign in until an administrator
+    /// issues a new one or sends a reset link.
+    pub temporary_password_expired: bool,
+}
+
+impl Admit {
+    /// The deadline of an administrator-given password, if the account holds one.
+    pub(crate) fn temporary_password_deadline(&self, account: &AccountRecord) -> Option<Timestamp> {
+        if !account.must_change_password || account.password_hash.is_none() {
+            return None;
+        }
+        account.password_changed_at.map(|at| at.saturating_add(self.inner.temporary_password_ttl))
+    }
+
+    fn view(&self, account: AccountRecord, now: Timestamp) -> AccountView {
+        let deadline = self.temporary_password_deadline(&account);
+        AccountView {
+            status: account.status(now),
+            temporary_password_expires_at: deadline,
+            temporary_password_expired: deadline.is_some_and(|at| now > at),
+            account,
+        }
+    }
 }
 
 impl Admit {
@@ -55,8 +83,7 @@ impl Admit {
     pub async fn account_view(&self, actor: AccountId, account: AccountId) -> Result<AccountView> {
         let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
         self.authorize_for(&actor, "account_view", Action::ReadAccount, &account).await?;
-        let status = account.status(self.now());
-        Ok(AccountView { account, status })
+        Ok(self.view(account, self.now()))
     }
 
     /// A page of accounts with their status, filtered by scope, role, kind, status and
@@ -76,10 +103,7 @@ impl Admit {
         let now = self.now();
         query.now = now;
         let page = self.inner.store.list_accounts(&query).await?;
-        Ok(Page {
-            items: page.items.into_iter().map(|account| AccountView { status: account.status(now), account }).collect(),
-            next: page.next,
-        })
+        Ok(Page { items: page.items.into_iter().map(|account| self.view(account, now)).collect(), next: page.next })
     }
 
     /// How many accounts are in each status.

@@ -161,7 +161,7 @@ mod every_reason_at_once {
             let token = w.last_token_to("dominique.lefevre@example.org").await;
             let r = w.admit.accept_invitation(&token, password("lefevre1"), password("lefevre1"), REQUESTER).await;
             let Err(CompletionError::Password(refusal)) = r else { panic!("{r:?}") };
-            assert_eq!(refusal.reasons(), [PasswordError::TooShort { min: 12 }, PasswordError::ContainsPersonalInfo]);
+            assert_eq!(refusal.reasons(), [PasswordError::TooShort { min: 15 }, PasswordError::ContainsPersonalInfo]);
             let r = w.admit.accept_invitation(&token, password(""), password(""), REQUESTER).await;
             let Err(CompletionError::Password(refusal)) = r else { panic!("{r:?}") };
             assert_eq!(refusal.reasons(), [PasswordError::Required]);
@@ -189,6 +189,57 @@ mod every_reason_at_once {
             assert!(matches!(&rows[0].outcome, BatchRowOutcome::InvalidFields(p) if p.0.len() == 3), "{rows:?}");
             assert_eq!(rows[1].outcome.field_problems().len(), 1);
             assert_eq!(w.dump().await, before, "nothing was written");
+        }
+    }
+}
+
+mod temporary_passwords_expire {
+    use super::*;
+
+    fn temporary_password_in(mail: &admit::mail::Message) -> String {
+        mail.text()
+            .lines()
+            .find(|l| l.matches('-').count() == 3 && l.trim().len() == 23)
+            .map(|l| l.trim().to_owned())
+            .expect("the password is in the mail")
+    }
+
+    on_every_store! {
+        // ASVS 6.4.1: an administrator-given password stops working after its deadline
+        // (default 72 hours), refused like a wrong one, and the account view says so.
+        async fn an_unused_temporary_password_expires_and_the_administrator_sees_it(w: World) {
+            let early = w.member("early@example.org", "Ear Ly", collaborator_of("p1"), Invite::Later).await;
+            let late = w.member("late@example.org", "La Te", collaborator_of("p1"), Invite::Later).await;
+            w.admit.issue_temporary_passwords(w.admin, vec![early, late]).await.unwrap();
+            let sent = w.deliver().await;
+            let password_of = |to: &str| {
+                temporary_password_in(sent.iter().find(|m| m.to().address.as_str() == to).expect("a mail"))
+            };
+            let (early_pw, late_pw) = (password_of("early@example.org"), password_of("late@example.org"));
+            let view = w.admit.account_view(w.admin, early).await.unwrap();
+            let deadline = view.temporary_password_expires_at.expect("a deadline");
+            assert_eq!(deadline, w.clock.now_ts() + time::Duration::hours(72));
+            assert!(!view.temporary_password_expired);
+
+            // Within the deadline it works (and must be changed).
+            w.clock.advance(time::Duration::hours(71));
+            assert!(w.admit.verify_password("early@example.org", password(&early_pw), REQUESTER).await.unwrap().must_change_password);
+            // Past it: the same answer as a wrong password, and the view says expired.
+            w.clock.advance(time::Duration::hours(2));
+            let r = w.admit.verify_password("late@example.org", password(&late_pw), REQUESTER).await;
+            assert!(matches!(r, Err(SignInError::InvalidCredentials)), "{r:?}");
+            let view = w.admit.account_view(w.admin, late).await.unwrap();
+            assert!(view.temporary_password_expired);
+            // A fresh one works again.
+            w.admit.issue_temporary_password(w.admin, late).await.unwrap();
+            let again = temporary_password_in(&w.deliver().await[0]);
+            w.admit.verify_password("late@example.org", password(&again), REQUESTER).await.unwrap();
+            // A password the person chose never expires.
+            w.admit.change_own_password(late, password(&again), password(OWNER_PASSWORD), password(OWNER_PASSWORD)).await.unwrap();
+            let view = w.admit.account_view(w.admin, late).await.unwrap();
+            assert_eq!((view.temporary_password_expires_at, view.temporary_password_expired), (None, false));
+            w.clock.advance(time::Duration::days(400));
+            w.admit.verify_password("late@example.org", password(OWNER_PASSWORD), REQUESTER).await.unwrap();
         }
     }
 }
