@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use admit_core::decide::{self, AccountEvent, Decision};
 use admit_core::password::{PasswordContext, PasswordError, generate_temporary_password};
 use admit_core::token::{self, LinkError, LinkFailure, ParsedToken};
-use admit_core::{AccountId, AccountRecord, Email, MailSecret, Timestamp, TokenPurpose, TokenRecord};
+use admit_core::{AccountId, AccountRecord, Email, Locale, MailSecret, Timestamp, TokenPurpose, TokenRecord};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::accounts::{BatchRow, BatchRowOutcome, MAX_BATCH_ROWS};
@@ -23,6 +23,8 @@ pub struct LinkInfo {
     pub full_name: String,
     /// The person's address.
     pub email: Option<String>,
+    /// The person's language (the pages speak it).
+    pub locale: Locale,
     /// The link's deadline.
     pub expires_at: Timestamp,
 }
@@ -154,6 +156,7 @@ impl Admit {
                 account_id: account.id,
                 full_name: account.full_name.as_str().to_owned(),
                 email: account.email.as_ref().map(|e| e.as_str().to_owned()),
+                locale: account.locale.clone(),
                 expires_at: record.expires_at,
             }),
             Err(CompletionError::InvalidLink(e)) => Err(e),
@@ -298,11 +301,7 @@ impl Admit {
     ///
     /// # Errors
     /// [`SignInError`].
-    pub async fn verify_password(
-        &self,
-        email: &str,
-        password: SecretString,
-    ) -> std::result::Result<SignIn, SignInError> {
+    pub async fn sign_in(&self, email: &str, password: SecretString) -> std::result::Result<SignIn, SignInError> {
         let unavailable = SignInError::Unavailable;
         let parsed = Email::parse(email).ok();
         let limit = self.inner.rate_limits.sign_in_failures_per_email;

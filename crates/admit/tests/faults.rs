@@ -137,12 +137,9 @@ async fn run(w: &World, workflow: Workflow, f: &Fixture) -> Result<(), String> {
         Workflow::Disable => {
             w.admit.change_status(admin, f.ids[0], StatusChange::Disable).await.map(drop).map_err(|e| text(&e))
         }
-        Workflow::SignIn => w
-            .admit
-            .verify_password("act@example.org", password("copper lantern evening"))
-            .await
-            .map(drop)
-            .map_err(|e| text(&e)),
+        Workflow::SignIn => {
+            w.admit.sign_in("act@example.org", password("copper lantern evening")).await.map(drop).map_err(|e| text(&e))
+        }
     }
 }
 

@@ -391,7 +391,7 @@ impl Run {
                 let key = format!("signin:{}", acc.email.to_lowercase());
                 let window = time::Duration::minutes(15);
                 let limited = self.m.count(&key, now, window) >= 10;
-                let r = self.w.admit.verify_password(&acc.email, password(&typed)).await;
+                let r = self.w.admit.sign_in(&acc.email, password(&typed)).await;
                 let ok = !limited && right && acc.password.is_some() && acc.available();
                 if !ok && !limited {
                     self.m.hit(key, now, window, 10);
