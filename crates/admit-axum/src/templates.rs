@@ -373,7 +373,7 @@ impl PageTemplatesBuilder {
             .ok_or(PageTemplateError::InvalidSetting("default locale has no strings"))?;
 
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::Html);
         for (name, source) in sources {
             env.add_template_owned(name.clone(), source)
