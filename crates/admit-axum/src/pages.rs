@@ -228,7 +228,11 @@ impl Visit {
 
     /// Checks the form token against the browser's nonce (a fresh nonce never matches).
     fn csrf_ok(&self, state: &State, token: &str) -> bool {
-        !self.new_nonce && state.csrf.verify(&self.nonce, token)
+        let ok = !self.new_nonce && state.csrf.verify(&self.nonce, token);
+        if !ok {
+            tracing::info!(cookie = !self.new_nonce, "admit page: form token refused");
+        }
+        ok
     }
 
     fn text(&self, state: &State, key: &str) -> String {
@@ -244,7 +248,12 @@ type Errors = BTreeMap<String, Vec<String>>;
 pub(crate) async fn guard(Extract(state): Shared, mut request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let mut response = if !security::same_origin(&parts.method, &parts.headers, &state.origin) {
-        tracing::info!(path = parts.uri.path(), "admit page: cross-site POST refused");
+        tracing::info!(
+            path = parts.uri.path(),
+            origin = ?parts.headers.get(header::ORIGIN),
+            site = ?parts.headers.get("sec-fetch-site"),
+            "admit page: cross-site POST refused"
+        );
         Visit::of(&state, &parts.headers).refused(&state)
     } else {
         match state.requester.key(&parts) {

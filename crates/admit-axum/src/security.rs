@@ -120,7 +120,9 @@ pub(crate) fn set_cookie(name: &str, value: &str, path: &str, secure: bool, max_
 
 /// Whether a POST's `Sec-Fetch-Site` and `Origin` say it came from these pages. A header
 /// that is absent proves nothing either way (older browsers, other clients); the form token
-/// is checked anyway.
+/// is checked anyway. `Origin: null` proves nothing either: browsers send it for a
+/// same-origin form posted from a page whose `Referrer-Policy` is `no-referrer` (ours), as
+/// well as from sandboxed frames (which modern browsers mark `Sec-Fetch-Site: cross-site`).
 pub(crate) fn same_origin(method: &Method, headers: &HeaderMap, origin: &str) -> bool {
     if method != Method::POST {
         return true;
@@ -131,7 +133,7 @@ pub(crate) fn same_origin(method: &Method, headers: &HeaderMap, origin: &str) ->
         }
     }
     if let Some(sent) = headers.get(header::ORIGIN) {
-        return sent.to_str().is_ok_and(|sent| sent.eq_ignore_ascii_case(origin));
+        return sent.to_str().is_ok_and(|sent| sent == "null" || sent.eq_ignore_ascii_case(origin));
     }
     true
 }

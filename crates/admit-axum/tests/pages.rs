@@ -176,7 +176,8 @@ async fn cross_site_and_tokenless_posts_are_refused_and_change_nothing() {
         vec![("origin", "https://evil.example")],
         vec![("sec-fetch-site", "cross-site")],
         vec![("sec-fetch-site", "same-site")],
-        vec![("origin", "null")],
+        vec![("origin", "null"), ("sec-fetch-site", "cross-site")],
+        vec![("origin", "http://localhost:3001")],
     ] {
         let refused = c.post_with(&link, &fields, &headers).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{headers:?}");
@@ -190,6 +191,20 @@ async fn cross_site_and_tokenless_posts_are_refused_and_change_nothing() {
     // Nothing was consumed.
     assert_eq!(c.get(&link).await.status, StatusCode::OK);
     assert!(w.admit.sign_in("ada@example.org", secret(GOOD)).await.is_err());
+    // `Origin: null` from our own no-referrer page is what Chromium sends: the form token
+    // and `Sec-Fetch-Site` decide.
+    let mut second = Client::new(app(w.admit.clone()));
+    let other = w.invite("grace@example.org", "Grace Hopper", "en").await;
+    let page = second.get(&other).await;
+    let grace = [
+        ("csrf", page.csrf()),
+        ("token", hidden(&page.body, "token").unwrap()),
+        ("password", GOOD.to_owned()),
+        ("confirmation", GOOD.to_owned()),
+    ];
+    let grace: Vec<(&str, &str)> = grace.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let null = second.post_with(&other, &grace, &[("origin", "null"), ("sec-fetch-site", "same-origin")]).await;
+    assert_eq!(null.status, StatusCode::SEE_OTHER);
     // Without Origin and Sec-Fetch-Site (an older browser), the form token alone suffices.
     assert_eq!(c.post_with(&link, &fields, &[]).await.status, StatusCode::SEE_OTHER);
 }
