@@ -49,25 +49,21 @@ pub(crate) struct State {
 
 type Shared = Extract<Arc<State>>;
 
-/// The one-time messages a redirect leaves for the next page.
+/// The one-time messages a redirect leaves for the next page, when that page is one of
+/// ours (the host's own page after sign-in does not read them, so none is left for it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Flash {
-    PasswordSet,
     PasswordSetSignIn,
-    PasswordChanged,
     SignedOut,
     ResetSent,
 }
 
 impl Flash {
-    const ALL: [Flash; 5] =
-        [Flash::PasswordSet, Flash::PasswordSetSignIn, Flash::PasswordChanged, Flash::SignedOut, Flash::ResetSent];
+    const ALL: [Flash; 3] = [Flash::PasswordSetSignIn, Flash::SignedOut, Flash::ResetSent];
 
     fn code(self) -> &'static str {
         match self {
-            Flash::PasswordSet => "password_set",
             Flash::PasswordSetSignIn => "password_set_sign_in",
-            Flash::PasswordChanged => "password_changed",
             Flash::SignedOut => "signed_out",
             Flash::ResetSent => "reset_sent",
         }
@@ -80,9 +76,7 @@ impl Flash {
     /// The string key of its message (`ResetSent` has none: it switches the page).
     fn text_key(self) -> Option<&'static str> {
         match self {
-            Flash::PasswordSet => Some("flash_password_set"),
             Flash::PasswordSetSignIn => Some("flash_password_set_sign_in"),
-            Flash::PasswordChanged => Some("flash_password_changed"),
             Flash::SignedOut => Some("flash_signed_out"),
             Flash::ResetSent => None,
         }
@@ -488,7 +482,7 @@ async fn signed_in_after_link(state: &State, visit: Visit, auth: Auth, account: 
                     } else {
                         &state.paths.after_sign_in
                     };
-                    visit.redirect(state, to, Some(Flash::PasswordSet))
+                    visit.redirect(state, to, None)
                 }
                 Ok(None) => visit.redirect(state, &state.paths.sign_in, Some(Flash::PasswordSetSignIn)),
                 Err(error) => visit.unavailable(state, &error),
@@ -499,7 +493,7 @@ async fn signed_in_after_link(state: &State, visit: Visit, auth: Auth, account: 
     #[cfg(not(feature = "axum-login"))]
     {
         let _ = (auth, account);
-        visit.redirect(state, &state.paths.after_sign_in, Some(Flash::PasswordSetSignIn))
+        visit.redirect(state, &state.paths.after_sign_in, None)
     }
 }
 
@@ -741,7 +735,7 @@ mod session_pages {
         match result {
             Ok(_) => match log_in(&state, &mut auth, user.id).await {
                 // The epoch moved: the session is renewed with the new one.
-                Ok(Some(_)) => visit.redirect(&state, &state.paths.after_sign_in, Some(Flash::PasswordChanged)),
+                Ok(Some(_)) => visit.redirect(&state, &state.paths.after_sign_in, None),
                 Ok(None) => visit.redirect(&state, &state.paths.sign_in, None),
                 Err(error) => visit.unavailable(&state, &error),
             },

@@ -109,7 +109,7 @@ async fn start_driver() -> Result<Driver, String> {
 async fn browser(driver: &Driver, language: &str) -> Result<Client, String> {
     let mut options = serde_json::json!({
         "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                 "--window-size=820,1000", "--hide-scrollbars", "--force-device-scale-factor=1"],
+                 "--window-size=820,1240", "--hide-scrollbars", "--force-device-scale-factor=1"],
         "prefs": { "intl.accept_languages": language },
     });
     if Path::new("/usr/bin/chromium").exists() {
@@ -277,6 +277,7 @@ async fn refused_password_journey(host: &Host, c: &Client) {
 async fn french_pages_journey(host: &Host, c: &Client) {
     c.goto(&format!("{}/forgot-password", host.base)).await.unwrap();
     assert_eq!(heading(c).await, "Mot de passe oublié ?");
+    assert!(c.find(Locator::Css(".flash")).await.is_err(), "no message left over from an earlier page");
     assert!(body(c).await.contains("Vous n'avez pas reçu l'e-mail ?"));
     shot(c, "forgot-password-fr").await;
     // An administrator gave Jeanne a password she must change.
