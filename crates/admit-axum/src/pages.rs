@@ -578,10 +578,10 @@ mod session_pages {
         Ok(Some(user))
     }
 
-    fn session(state: &State, visit: &Visit, request: &Request) -> Result<AuthSession<AdmitBackend>, Response> {
+    fn session(state: &State, visit: &Visit, request: &Request) -> Result<AuthSession<AdmitBackend>, Box<Response>> {
         auth_of(request).ok_or_else(|| {
             tracing::error!("admit page: no axum-login session (wrap the pages in AuthManagerLayer<AdmitBackend, _>)");
-            visit.unavailable(state, &"no session layer")
+            Box::new(visit.unavailable(state, &"no session layer"))
         })
     }
 
@@ -609,7 +609,7 @@ mod session_pages {
         let visit = Visit::of(&state, request.headers());
         let mut auth = match session(&state, &visit, &request) {
             Ok(auth) => auth,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         let form = match Form::<SignInForm>::from_request(request, &()).await {
             Ok(Form(form)) => form,
@@ -655,7 +655,7 @@ mod session_pages {
         let visit = Visit::of(&state, request.headers());
         let mut auth = match session(&state, &visit, &request) {
             Ok(auth) => auth,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         let form = match Form::<CsrfOnly>::from_request(request, &()).await {
             Ok(Form(form)) => form,
@@ -701,7 +701,7 @@ mod session_pages {
         let mut visit = Visit::of(&state, request.headers());
         let auth = match session(&state, &visit, &request) {
             Ok(auth) => auth,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         let Some(user) = auth.user else {
             return visit.redirect(&state, &state.paths.sign_in, None);
@@ -714,7 +714,7 @@ mod session_pages {
         let mut visit = Visit::of(&state, request.headers());
         let mut auth = match session(&state, &visit, &request) {
             Ok(auth) => auth,
-            Err(response) => return response,
+            Err(response) => return *response,
         };
         let form = match Form::<ChangeForm>::from_request(request, &()).await {
             Ok(Form(form)) => form,

@@ -127,10 +127,10 @@ pub(crate) fn same_origin(method: &Method, headers: &HeaderMap, origin: &str) ->
     if method != Method::POST {
         return true;
     }
-    if let Some(site) = headers.get("sec-fetch-site") {
-        if !matches!(site.to_str(), Ok("same-origin") | Ok("none")) {
-            return false;
-        }
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.to_str(), Ok("same-origin") | Ok("none"))
+    {
+        return false;
     }
     if let Some(sent) = headers.get(header::ORIGIN) {
         return sent.to_str().is_ok_and(|sent| sent == "null" || sent.eq_ignore_ascii_case(origin));
