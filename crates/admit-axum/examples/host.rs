@@ -6,10 +6,8 @@ use axum::{Router, routing::get};
 use axum_login::tower_sessions::{MemoryStore, SessionManagerLayer};
 use axum_login::{AuthManagerLayerBuilder, AuthSession};
 
-/// The host's app: its own home page, admit's pages, and sessions around both.
 pub fn app(admit: Admit) -> Router {
-    // MemoryStore: one process, sessions lost on restart; see docs/web.md for production.
-    let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
+    let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false); // dev: see docs/web.md
     let auth = AuthManagerLayerBuilder::new(AdmitBackend::new(admit.clone()), sessions).build();
     let pages = Pages::new(admit).after_sign_in("/").router();
     Router::new().route("/", get(home)).merge(pages).layer(auth)
@@ -27,6 +25,5 @@ async fn home(auth: AuthSession<AdmitBackend>) -> Response {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let admit = Admit::embedded("./admit-data", "http://localhost:3000").await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-    axum::serve(listener, app(admit).into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
-    Ok(())
+    Ok(axum::serve(listener, app(admit).into_make_service_with_connect_info::<std::net::SocketAddr>()).await?)
 }
