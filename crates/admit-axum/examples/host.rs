@@ -6,7 +6,7 @@ use axum::{Router, routing::get};
 use axum_login::tower_sessions::{MemoryStore, SessionManagerLayer};
 use axum_login::{AuthManagerLayerBuilder, AuthSession};
 
-pub fn app(admit: Admit) -> Router {
+pub(crate) fn app(admit: Admit) -> Router {
     let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false); // dev: see docs/web.md
     let auth = AuthManagerLayerBuilder::new(AdmitBackend::new(admit.clone()), sessions).build();
     let pages = Pages::new(admit).after_sign_in("/").router();

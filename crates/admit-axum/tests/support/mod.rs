@@ -21,7 +21,7 @@ use tower::ServiceExt;
 #[allow(dead_code)]
 mod host;
 
-pub use host::app;
+pub(crate) use host::app;
 
 pub const BASE: &str = "http://localhost:3000";
 pub const ADMIN_PASSWORD: &str = "violet meadow under rain 42";
