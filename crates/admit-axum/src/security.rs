@@ -205,15 +205,16 @@ impl RequesterKey {
         RequesterKey { kind: Kind::Custom(Arc::new(extract)) }
     }
 
-    /// The key of a request, or `None` when it cannot be told (no `ConnectInfo`).
+    /// The key of a request, or `None` when it cannot be told (no `ConnectInfo`). An IPv6
+    /// address counts by its /64 (one host rotating privacy addresses is one requester).
     pub fn key(&self, parts: &Parts) -> Option<String> {
         let peer = || parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         match &self.kind {
-            Kind::Peer => peer().map(|ip| ip.to_string()),
+            Kind::Peer => peer().map(address_key),
             Kind::Forwarded { proxies, header } => {
                 let peer = peer()?;
                 if !proxies.contains(&peer) {
-                    return Some(peer.to_string());
+                    return Some(address_key(peer));
                 }
                 let forwarded: Vec<IpAddr> = parts
                     .headers
@@ -225,10 +226,24 @@ impl RequesterKey {
                     .collect::<Result<_, _>>()
                     .unwrap_or_default();
                 let client = forwarded.into_iter().rev().find(|ip| !proxies.contains(ip));
-                Some(client.unwrap_or(peer).to_string())
+                Some(address_key(client.unwrap_or(peer)))
             }
             Kind::Custom(extract) => extract(parts),
         }
+    }
+}
+
+/// An address as a rate-limit key: IPv4 as is, IPv6 by its /64.
+fn address_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{}/64", std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
     }
 }
 
@@ -271,5 +286,12 @@ mod tests {
         assert_eq!(key.key(&request("203.0.113.9", "198.51.100.7")).as_deref(), Some("203.0.113.9"));
         assert_eq!(key.key(&request("10.0.0.1", "not an address")).as_deref(), Some("10.0.0.1"));
         assert_eq!(RequesterKey::peer().key(&request("203.0.113.9", "1.2.3.4")).as_deref(), Some("203.0.113.9"));
+        // IPv6 counts by /64; a v4-mapped address as its IPv4.
+        let a = RequesterKey::peer().key(&request("2001:db8:1:2:aaaa::1", ""));
+        let b = RequesterKey::peer().key(&request("2001:db8:1:2:bbbb::9", ""));
+        assert_eq!(a.as_deref(), Some("2001:db8:1:2::/64"));
+        assert_eq!(a, b);
+        assert_ne!(a, RequesterKey::peer().key(&request("2001:db8:1:3::1", "")));
+        assert_eq!(RequesterKey::peer().key(&request("::ffff:198.51.100.7", "")).as_deref(), Some("198.51.100.7"));
     }
 }

@@ -137,6 +137,7 @@ async fn a_refused_password_shows_every_reason_and_keeps_the_link() {
     assert!(body.contains(r#"aria-describedby="password-hint password-error""#));
     assert!(body.contains(r#"id="confirmation-error""#) && body.contains(r#"aria-invalid="true""#));
     assert!(body.contains(r#"role="alert""#), "errors are summarised at the top");
+    assert!(body.contains("<title>Error: Create your password"), "and announced in the title");
     assert!(
         !body.contains("value=\"jeanne\"") && !body.contains("value=\"jeanne!\""),
         "a refused password is never echoed"
