@@ -145,3 +145,40 @@ proptest! {
         prop_assert!(!debug.contains(text));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// `problems` lists nothing exactly when `check` accepts, and always includes the reason
+    /// `check` gives (the form shows every reason; the facade enforces the first).
+    #[test]
+    fn problems_agree_with_check(
+        password in prop_oneof!["\\PC{0,30}", Just("password1234".to_owned()), Just("jeanne-martin-42".to_owned())],
+        confirm_same in any::<bool>(),
+        other in "\\PC{0,20}",
+    ) {
+        let policy = PasswordPolicy::default();
+        let email = Email::parse("jeanne.martin@example.org").unwrap();
+        let name = FullName::parse("Jeanne Martin").unwrap();
+        let context = PasswordContext::new().email(&email).full_name(&name);
+        let new = SecretString::from(password.as_str());
+        let confirmation = SecretString::from(if confirm_same { password.clone() } else { other });
+        let problems = policy.problems(&new, &confirmation, &context);
+        match policy.check(&new, &confirmation, &context) {
+            Ok(()) => prop_assert!(problems.is_empty()),
+            Err(reason) => prop_assert!(problems.contains(&reason), "{reason:?} not in {problems:?}"),
+        }
+    }
+}
+
+#[test]
+fn problems_lists_every_reason_at_once() {
+    let policy = PasswordPolicy::default();
+    let email = Email::parse("jeanne.martin@example.org").unwrap();
+    let context = PasswordContext::new().email(&email);
+    let problems = policy.problems(&SecretString::from("jeanne"), &SecretString::from("jeanne!"), &context);
+    assert_eq!(
+        problems,
+        vec![PasswordError::Mismatch, PasswordError::TooShort { min: 12 }, PasswordError::ContainsPersonalInfo]
+    );
+}

@@ -73,6 +73,58 @@ impl Default for RateLimits {
     }
 }
 
+/// Where the mailed links point: the base URL and the two paths, as configured
+/// ([`AdmitBuilder::link_base`], [`AdmitBuilder::link_paths`]). The web pages read their
+/// routes from here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPaths {
+    base: String,
+    invitation: String,
+    reset: String,
+}
+
+impl LinkPaths {
+    /// The default path of invitation links.
+    pub const DEFAULT_INVITATION: &'static str = "/accept-invitation";
+    /// The default path of reset links.
+    pub const DEFAULT_RESET: &'static str = "/reset-password";
+
+    /// The base URL, without a trailing `/` (`https://app.example.org/portal`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The origin of the base URL (`https://app.example.org`): what a browser sends in
+    /// `Origin` from these pages.
+    pub fn origin(&self) -> &str {
+        let after_scheme = self.base.find("://").map_or(0, |i| i + 3);
+        match self.base[after_scheme..].find('/') {
+            Some(i) => &self.base[..after_scheme + i],
+            None => &self.base,
+        }
+    }
+
+    /// The path part of the base URL (`/portal`, or empty): the prefix every page lives under.
+    pub fn prefix(&self) -> &str {
+        &self.base[self.origin().len()..]
+    }
+
+    /// Whether the base URL is https (cookies are then `Secure`).
+    pub fn is_https(&self) -> bool {
+        self.base.starts_with("https://")
+    }
+
+    /// The invitation path, relative to the base (`/accept-invitation`).
+    pub fn invitation(&self) -> &str {
+        &self.invitation
+    }
+
+    /// The reset path, relative to the base (`/reset-password`).
+    pub fn reset(&self) -> &str {
+        &self.reset
+    }
+}
+
 /// A setting [`AdmitBuilder::build`] refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -99,6 +151,9 @@ pub enum ConfigError {
     /// The sender address is invalid.
     #[error("sender address is invalid")]
     InvalidSender,
+    /// A link path is not `/` followed by URL path characters (letters, digits, `/-_.~`).
+    #[error("link path is invalid")]
+    InvalidLinkPath,
     /// The default templates could not be built with these settings.
     #[error("templates are invalid: {0}")]
     Templates(String),
@@ -112,6 +167,7 @@ pub struct AdmitBuilder {
     clock: Arc<dyn Clock>,
     templates: Option<Templates>,
     link_base: Option<String>,
+    link_paths: Option<(String, String)>,
     invitation_ttl: Duration,
     reset_ttl: Duration,
     trash_retention: Duration,
@@ -136,6 +192,7 @@ impl Default for AdmitBuilder {
             clock: Arc::new(SystemClock),
             templates: None,
             link_base: None,
+            link_paths: None,
             invitation_ttl: Rules::DEFAULT_INVITATION_TTL,
             reset_ttl: Rules::DEFAULT_RESET_TTL,
             trash_retention: Rules::DEFAULT_TRASH_RETENTION,
@@ -207,6 +264,14 @@ impl AdmitBuilder {
     /// The base URL links point to (required): `https://app.example.org`, or `http://localhost…`.
     pub fn link_base(mut self, base: impl Into<String>) -> Self {
         self.link_base = Some(base.into());
+        self
+    }
+
+    /// The paths of the invitation and reset links under the link base (default
+    /// `/accept-invitation` and `/reset-password`). The web pages (admit-axum) serve the
+    /// same paths, so a link in a mail always reaches its page.
+    pub fn link_paths(mut self, invitation: impl Into<String>, reset: impl Into<String>) -> Self {
+        self.link_paths = Some((invitation.into(), reset.into()));
         self
     }
 
@@ -302,6 +367,15 @@ impl AdmitBuilder {
         let transport = self.transport.ok_or(ConfigError::MissingTransport)?;
         let base = self.link_base.ok_or(ConfigError::MissingLinkBase)?;
         let links = Links::new(&base).map_err(|_| ConfigError::InvalidLinkBase)?;
+        let (invitation_path, reset_path) = self
+            .link_paths
+            .unwrap_or_else(|| (LinkPaths::DEFAULT_INVITATION.to_owned(), LinkPaths::DEFAULT_RESET.to_owned()));
+        let links = links.with_paths(&invitation_path, &reset_path).map_err(|_| ConfigError::InvalidLinkPath)?;
+        if invitation_path == reset_path {
+            return Err(ConfigError::InvalidLinkPath);
+        }
+        let link_paths =
+            LinkPaths { base: base.trim_end_matches('/').to_owned(), invitation: invitation_path, reset: reset_path };
         for (name, d) in [
             ("invitation_ttl", self.invitation_ttl),
             ("reset_ttl", self.reset_ttl),
@@ -351,6 +425,7 @@ impl AdmitBuilder {
             clock: self.clock,
             templates: Arc::new(templates),
             rules,
+            link_paths,
             password_policy: self.password_policy,
             hasher: PasswordHasher::new(self.argon2).keep_memory(self.hashing_concurrency),
             email_policy: self.email_policy,

@@ -31,11 +31,11 @@ use tokio::sync::{Semaphore, broadcast};
 pub use accounts::{
     BatchRow, BatchRowOutcome, CreateAccount, EmailAssignment, FieldProblem, FieldProblems, Invite, MAX_BATCH_ROWS,
 };
-pub use config::{AdmitBuilder, ConfigError, Limit, RateLimits};
+pub use config::{AdmitBuilder, ConfigError, Limit, LinkPaths, RateLimits};
 pub use dispatch::{DispatchReport, Dispatcher, DispatcherConfig};
 pub use error::{AdmitError, Result};
 pub use links::{Completion, CompletionError, InspectError, LinkInfo, SignIn, SignInError};
-pub use queries::AccountView;
+pub use queries::{AccountView, SessionAccount};
 
 #[doc(inline)]
 pub use admit_core as core;
@@ -87,6 +87,7 @@ pub(crate) struct Parts {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) templates: Arc<Templates>,
     pub(crate) rules: Rules,
+    pub(crate) link_paths: LinkPaths,
     pub(crate) password_policy: PasswordPolicy,
     pub(crate) hasher: PasswordHasher,
     pub(crate) email_policy: EmailPolicy,
@@ -107,6 +108,7 @@ pub(crate) struct Inner {
     pub(crate) templates: Arc<Templates>,
     subjects: TemplateSubjects,
     pub(crate) rules: Rules,
+    pub(crate) link_paths: LinkPaths,
     pub(crate) password_policy: PasswordPolicy,
     pub(crate) hasher: Arc<PasswordHasher>,
     pub(crate) email_policy: EmailPolicy,
@@ -160,6 +162,7 @@ impl Admit {
                 templates: parts.templates,
                 subjects,
                 rules: parts.rules,
+                link_paths: parts.link_paths,
                 password_policy: parts.password_policy,
                 hasher: Arc::new(parts.hasher),
                 email_policy: parts.email_policy,
@@ -199,6 +202,21 @@ impl Admit {
     /// The store, for hosts that query it directly.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// Where the mailed links point (base URL, invitation and reset paths).
+    pub fn link_paths(&self) -> &LinkPaths {
+        &self.inner.link_paths
+    }
+
+    /// The password policy new passwords are checked against (for the hints a form shows).
+    pub fn password_policy(&self) -> &PasswordPolicy {
+        &self.inner.password_policy
+    }
+
+    /// The rate limits in force (for `Retry-After` answers).
+    pub fn rate_limits(&self) -> RateLimits {
+        self.inner.rate_limits
     }
 
     /// The clock in use.

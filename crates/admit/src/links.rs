@@ -8,7 +8,7 @@ use admit_core::password::{
     PasswordContext, PasswordError, PasswordMatch, PasswordRefusal, generate_temporary_password,
 };
 use admit_core::token::{self, LinkError, LinkFailure, ParsedToken};
-use admit_core::{AccountId, AccountRecord, Email, MailSecret, Timestamp, TokenPurpose, TokenRecord};
+use admit_core::{AccountId, AccountRecord, Email, Locale, MailSecret, Timestamp, TokenPurpose, TokenRecord};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::accounts::{BatchRow, BatchRowOutcome, MAX_BATCH_ROWS};
@@ -26,6 +26,8 @@ pub struct LinkInfo {
     pub full_name: String,
     /// The person's address.
     pub email: Option<String>,
+    /// The person's language (the pages speak it).
+    pub locale: Locale,
     /// The link's deadline.
     pub expires_at: Timestamp,
 }
@@ -242,6 +244,7 @@ impl Admit {
                 account_id: account.id,
                 full_name: account.full_name.as_str().to_owned(),
                 email: account.email.as_ref().map(|e| e.as_str().to_owned()),
+                locale: account.locale.clone(),
                 expires_at: record.expires_at,
             }),
             Err(CompletionError::InvalidLink(e)) => Err(InspectError::InvalidLink(e)),
@@ -404,7 +407,7 @@ impl Admit {
     ///
     /// # Errors
     /// [`SignInError`].
-    pub async fn verify_password(
+    pub async fn sign_in(
         &self,
         email: &str,
         password: SecretString,

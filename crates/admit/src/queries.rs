@@ -3,7 +3,8 @@
 
 use admit_core::authz::{self, Action, Forbidden};
 use admit_core::{
-    AccountId, AccountRecord, AccountStatus, AuditId, AuditRecord, MailId, MailRecord, Role, Scope, Timestamp,
+    AccountId, AccountRecord, AccountStatus, AuditId, AuditRecord, CredentialEpoch, Locale, MailId, MailRecord, Role,
+    Scope, Timestamp,
 };
 use admit_store::{AccountFilter, AccountQuery, AuditQuery, MailQuery, Page, StatusCounts};
 
@@ -44,7 +45,50 @@ impl Admit {
     }
 }
 
+/// What a session check needs to know about the signed-in person: no password hash, no
+/// grants, nothing an administrator reads. Returned by [`Admit::session_account`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionAccount {
+    /// The account.
+    pub id: AccountId,
+    /// Its address.
+    pub email: Option<String>,
+    /// The person's name.
+    pub full_name: String,
+    /// The person's language.
+    pub locale: Locale,
+    /// The password is temporary or must change: the host sends the person to the change
+    /// page before anything else.
+    pub must_change_password: bool,
+    /// Moves with every password change: a session keyed on it ends when it moves.
+    pub credential_epoch: CredentialEpoch,
+}
+
 impl Admit {
+    /// The account behind a session, for the check a host makes on every request: `None`
+    /// if it does not exist, is disabled or in the trash, or has no password (it cannot
+    /// have signed in). Needs no administrator: it shows only what the person themself may
+    /// see, and no store handle.
+    ///
+    /// # Errors
+    /// A store failure.
+    pub async fn session_account(&self, id: AccountId) -> Result<Option<SessionAccount>> {
+        let Some(account) = self.inner.store.account(id).await? else {
+            return Ok(None);
+        };
+        if !account.is_available() || account.password_hash.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(SessionAccount {
+            id: account.id,
+            email: account.email.as_ref().map(|e| e.as_str().to_owned()),
+            full_name: account.full_name.as_str().to_owned(),
+            locale: account.locale.clone(),
+            must_change_password: account.must_change_password,
+            credential_epoch: account.credential_epoch,
+        }))
+    }
+
     /// Scoped reads: platform administrators read everything; an administrator of a
     /// programme or client file reads only lists filtered on that scope.
     /// Refuses an unscoped read to a non-platform administrator, recording the refusal.

@@ -96,7 +96,7 @@ on_every_store! {
                 let r = w.admit.request_password_reset(&email, REQUESTER).await;
                 tally.check(&w, &before, what, matches!(r, Err(AdmitError::InvalidEmail(_))), &r).await;
             }
-            let r = w.admit.verify_password(&email, password("copper lantern evening"), REQUESTER).await;
+            let r = w.admit.sign_in(&email, password("copper lantern evening"), REQUESTER).await;
             tally.check(&w, &before, what, matches!(r, Err(SignInError::InvalidCredentials)), &r).await;
         }
         // Other fields.
@@ -143,7 +143,7 @@ on_every_store! {
             tally.check(&w, &before, what, matches!(&r, Err(AdmitError::Password(e)) if too_long(e)), &r).await;
             let r = w.admit.change_own_password(active, password("copper lantern evening"), pw(), pw()).await;
             tally.check(&w, &before, what, matches!(&r, Err(AdmitError::Password(e)) if too_long(e)), &r).await;
-            let r = w.admit.verify_password("active@example.org", pw(), REQUESTER).await;
+            let r = w.admit.sign_in("active@example.org", pw(), REQUESTER).await;
             tally.check(&w, &before, what, matches!(r, Err(SignInError::InvalidCredentials)), &r).await;
             let r = w.admit.change_own_password(active, pw(), password("a new long phrase"), password("a new long phrase")).await;
             tally.check(&w, &before, what, matches!(&r, Err(AdmitError::Password(e)) if e.first() == PasswordError::Incorrect), &r).await;

@@ -108,7 +108,7 @@ on_every_store! {
         let id = w.active_member("fay@example.org", "Fay", collaborator_of("p1"), "fay's long secret phrase").await;
         w.admit.request_password_reset("fay@example.org", REQUESTER).await.unwrap();
         let reset = w.last_token_to("fay@example.org").await;
-        let signed = w.admit.verify_password("FAY@example.org", password("fay's long secret phrase"), REQUESTER).await.unwrap();
+        let signed = w.admit.sign_in("FAY@example.org", password("fay's long secret phrase"), REQUESTER).await.unwrap();
         assert_eq!(signed.account_id, id);
         let err = w.admit.inspect_link(&reset, REQUESTER).await.unwrap_err().link_error().unwrap();
         assert_eq!(err.reason(), LinkFailure::Revoked(RevokeReason::SignedIn));
@@ -136,7 +136,7 @@ on_every_store! {
         let sent = w.deliver().await;
         assert_eq!(sent.len(), 1, "the password changed notice");
         assert!(sent[0].headers().iter().any(|(_, v)| v == "password_changed"));
-        let signed = w.admit.verify_password("hal@example.org", password("a chosen long phrase"), REQUESTER).await.unwrap();
+        let signed = w.admit.sign_in("hal@example.org", password("a chosen long phrase"), REQUESTER).await.unwrap();
         assert!(signed.must_change_password, "the first sign-in reports the flag");
     }
 
@@ -296,10 +296,10 @@ on_every_store! {
         assert!(w.admit.inspect_link(&invitation, REQUESTER).await.is_err());
         let sent = w.deliver().await;
         let temp = sent[0].text().lines().find(|l| l.matches('-').count() == 3 && l.trim().len() == 23).map(|l| l.trim().to_owned()).expect("the password is in the mail");
-        let signed = w.admit.verify_password("sam@example.org", password(&temp), REQUESTER).await.unwrap();
+        let signed = w.admit.sign_in("sam@example.org", password(&temp), REQUESTER).await.unwrap();
         assert!(signed.must_change_password);
         w.admit.change_own_password(id, password(&temp), password("sam's own long phrase"), password("sam's own long phrase")).await.unwrap();
-        let signed = w.admit.verify_password("sam@example.org", password("sam's own long phrase"), REQUESTER).await.unwrap();
+        let signed = w.admit.sign_in("sam@example.org", password("sam's own long phrase"), REQUESTER).await.unwrap();
         assert!(!signed.must_change_password, "the change clears the flag");
         let journal = w.admit.mail_journal(w.admin, MailQuery { subject: Some("password".into()), ..MailQuery::default() }).await.unwrap();
         assert!(!format!("{:?}", journal.items).contains(&temp), "the journal never shows the password");

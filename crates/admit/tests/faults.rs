@@ -139,7 +139,7 @@ async fn run(w: &World, workflow: Workflow, f: &Fixture) -> Result<(), String> {
         }
         Workflow::SignIn => w
             .admit
-            .verify_password("act@example.org", password("copper lantern evening"), REQUESTER)
+            .sign_in("act@example.org", password("copper lantern evening"), REQUESTER)
             .await
             .map(drop)
             .map_err(|e| text(&e)),

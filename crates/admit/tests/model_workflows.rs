@@ -420,7 +420,7 @@ impl Run {
                 };
                 let window = time::Duration::minutes(15);
                 let limited = self.m.count(&key, now, window) >= 10;
-                let r = self.w.admit.verify_password(&acc.email, password(&typed), REQUESTER).await;
+                let r = self.w.admit.sign_in(&acc.email, password(&typed), REQUESTER).await;
                 let ok = !limited && right && acc.password.is_some() && acc.available();
                 if !ok && !limited {
                     self.m.hit(key, now, window, 10);

@@ -19,26 +19,26 @@ on_every_store! {
         let id = w.member("ana@example.org", "Ana Lima", collaborator_of("p1"), Invite::Now).await;
         let token = w.last_token_to("ana@example.org").await;
         w.admit.accept_invitation(&token, password(COMPOSED), password(DECOMPOSED), REQUESTER).await.unwrap();
-        let signed = w.admit.verify_password("ana@example.org", password(DECOMPOSED), REQUESTER).await.unwrap();
+        let signed = w.admit.sign_in("ana@example.org", password(DECOMPOSED), REQUESTER).await.unwrap();
         assert_eq!(signed.account_id, id);
-        w.admit.verify_password("ana@example.org", password(COMPOSED), REQUESTER).await.unwrap();
+        w.admit.sign_in("ana@example.org", password(COMPOSED), REQUESTER).await.unwrap();
 
         // change_own_password: the current password in the other form is accepted.
         w.admit.change_own_password(id, password(DECOMPOSED), password(OTHER_DECOMPOSED), password(OTHER_COMPOSED))
             .await
             .unwrap();
-        w.admit.verify_password("ana@example.org", password(OTHER_COMPOSED), REQUESTER).await.unwrap();
-        assert!(w.admit.verify_password("ana@example.org", password(COMPOSED), REQUESTER).await.is_err());
+        w.admit.sign_in("ana@example.org", password(OTHER_COMPOSED), REQUESTER).await.unwrap();
+        assert!(w.admit.sign_in("ana@example.org", password(COMPOSED), REQUESTER).await.is_err());
 
         // Administrator set-password and reset completion normalise too.
         w.admit.set_password(w.admin, id, password(DECOMPOSED), password(COMPOSED), false).await.unwrap();
-        w.admit.verify_password("ana@example.org", password(COMPOSED), REQUESTER).await.unwrap();
+        w.admit.sign_in("ana@example.org", password(COMPOSED), REQUESTER).await.unwrap();
         w.admit.send_password_reset(w.admin, id).await.unwrap();
         let token = w.last_token_to("ana@example.org").await;
         w.admit.complete_password_reset(&token, password(OTHER_COMPOSED), password(OTHER_DECOMPOSED), REQUESTER)
             .await
             .unwrap();
-        w.admit.verify_password("ana@example.org", password(OTHER_DECOMPOSED), REQUESTER).await.unwrap();
+        w.admit.sign_in("ana@example.org", password(OTHER_DECOMPOSED), REQUESTER).await.unwrap();
     }
 }
 
@@ -58,12 +58,12 @@ mod lockout {
         // the owner signing in from a requester that signed in successfully before.
         async fn strangers_cannot_lock_the_owner_out_of_signing_in(w: World) {
             w.active_member("own@example.org", "Owen Er", collaborator_of("p1"), OWNER_PASSWORD).await;
-            w.admit.verify_password("own@example.org", password(OWNER_PASSWORD), OWNER_DEVICE).await.unwrap();
+            w.admit.sign_in("own@example.org", password(OWNER_PASSWORD), OWNER_DEVICE).await.unwrap();
 
             // 40 requester keys, 5 wrong passwords each: 200 attempts.
             let (mut failed, mut refused) = (0, 0);
             for i in 0..200 {
-                match w.admit.verify_password("own@example.org", password("guess number one two"), &stranger(i / 5)).await {
+                match w.admit.sign_in("own@example.org", password("guess number one two"), &stranger(i / 5)).await {
                     Err(SignInError::InvalidCredentials) => failed += 1,
                     Err(SignInError::RateLimited) => refused += 1,
                     other => panic!("unexpected {other:?}"),
@@ -71,21 +71,21 @@ mod lockout {
             }
             assert_eq!((failed, refused), (10, 190), "10 stranger failures per 15 minutes per address, then refused");
             // Even the right password is refused to a stranger now…
-            let r = w.admit.verify_password("own@example.org", password(OWNER_PASSWORD), &stranger(41)).await;
+            let r = w.admit.sign_in("own@example.org", password(OWNER_PASSWORD), &stranger(41)).await;
             assert!(matches!(r, Err(SignInError::RateLimited)), "{r:?}");
             // …while the owner, from a requester that signed in before, signs in.
-            w.admit.verify_password("own@example.org", password(OWNER_PASSWORD), OWNER_DEVICE).await.unwrap();
+            w.admit.sign_in("own@example.org", password(OWNER_PASSWORD), OWNER_DEVICE).await.unwrap();
         }
 
         // The consecutive cap (100, NIST) holds across windows for strangers, and a successful
         // sign-in by the owner resets it.
         async fn consecutive_stranger_failures_are_capped_at_100_and_reset_by_the_owner(w: World) {
             w.active_member("cap@example.org", "Cap Owner", collaborator_of("p1"), OWNER_PASSWORD).await;
-            w.admit.verify_password("cap@example.org", password(OWNER_PASSWORD), OWNER_DEVICE).await.unwrap();
+            w.admit.sign_in("cap@example.org", password(OWNER_PASSWORD), OWNER_DEVICE).await.unwrap();
             let mut failed = 0;
             for quarter in 0..12 {
                 for i in 0..10 {
-                    let r = w.admit.verify_password("cap@example.org", password("wrong guess again"), &stranger(quarter * 10 + i)).await;
+                    let r = w.admit.sign_in("cap@example.org", password("wrong guess again"), &stranger(quarter * 10 + i)).await;
                     if matches!(r, Err(SignInError::InvalidCredentials)) {
                         failed += 1;
                     }
@@ -93,10 +93,10 @@ mod lockout {
                 w.clock.advance(time::Duration::minutes(16));
             }
             assert_eq!(failed, 100, "at most 100 consecutive failures per address from strangers");
-            let r = w.admit.verify_password("cap@example.org", password("wrong guess again"), &stranger(200)).await;
+            let r = w.admit.sign_in("cap@example.org", password("wrong guess again"), &stranger(200)).await;
             assert!(matches!(r, Err(SignInError::RateLimited)), "{r:?}");
-            w.admit.verify_password("cap@example.org", password(OWNER_PASSWORD), OWNER_DEVICE).await.unwrap();
-            let r = w.admit.verify_password("cap@example.org", password("wrong guess again"), &stranger(201)).await;
+            w.admit.sign_in("cap@example.org", password(OWNER_PASSWORD), OWNER_DEVICE).await.unwrap();
+            let r = w.admit.sign_in("cap@example.org", password("wrong guess again"), &stranger(201)).await;
             assert!(matches!(r, Err(SignInError::InvalidCredentials)), "the owner's success resets the run: {r:?}");
         }
 
@@ -104,7 +104,7 @@ mod lockout {
         async fn one_requester_failing_on_many_addresses_is_stopped(w: World) {
             let mut refused_at = None;
             for i in 0..60 {
-                let r = w.admit.verify_password(&format!("nobody{i}@example.org"), password("wrong guess again"), "198.51.100.66").await;
+                let r = w.admit.sign_in(&format!("nobody{i}@example.org"), password("wrong guess again"), "198.51.100.66").await;
                 if matches!(r, Err(SignInError::RateLimited)) {
                     refused_at.get_or_insert(i);
                 }
@@ -115,7 +115,7 @@ mod lockout {
         // Reset requests by strangers cannot use up the owner's own requests.
         async fn strangers_cannot_use_up_the_owners_reset_mails(w: World) {
             w.active_member("rst@example.org", "Rose Tan", collaborator_of("p1"), OWNER_PASSWORD).await;
-            w.admit.verify_password("rst@example.org", password(OWNER_PASSWORD), OWNER_DEVICE).await.unwrap();
+            w.admit.sign_in("rst@example.org", password(OWNER_PASSWORD), OWNER_DEVICE).await.unwrap();
             w.deliver().await;
             for i in 0..8 {
                 w.admit.request_password_reset("rst@example.org", &stranger(i)).await.unwrap();
@@ -223,23 +223,23 @@ mod temporary_passwords_expire {
 
             // Within the deadline it works (and must be changed).
             w.clock.advance(time::Duration::hours(71));
-            assert!(w.admit.verify_password("early@example.org", password(&early_pw), REQUESTER).await.unwrap().must_change_password);
+            assert!(w.admit.sign_in("early@example.org", password(&early_pw), REQUESTER).await.unwrap().must_change_password);
             // Past it: the same answer as a wrong password, and the view says expired.
             w.clock.advance(time::Duration::hours(2));
-            let r = w.admit.verify_password("late@example.org", password(&late_pw), REQUESTER).await;
+            let r = w.admit.sign_in("late@example.org", password(&late_pw), REQUESTER).await;
             assert!(matches!(r, Err(SignInError::InvalidCredentials)), "{r:?}");
             let view = w.admit.account_view(w.admin, late).await.unwrap();
             assert!(view.temporary_password_expired);
             // A fresh one works again.
             w.admit.issue_temporary_password(w.admin, late).await.unwrap();
             let again = temporary_password_in(&w.deliver().await[0]);
-            w.admit.verify_password("late@example.org", password(&again), REQUESTER).await.unwrap();
+            w.admit.sign_in("late@example.org", password(&again), REQUESTER).await.unwrap();
             // A password the person chose never expires.
             w.admit.change_own_password(late, password(&again), password(OWNER_PASSWORD), password(OWNER_PASSWORD)).await.unwrap();
             let view = w.admit.account_view(w.admin, late).await.unwrap();
             assert_eq!((view.temporary_password_expires_at, view.temporary_password_expired), (None, false));
             w.clock.advance(time::Duration::days(400));
-            w.admit.verify_password("late@example.org", password(OWNER_PASSWORD), REQUESTER).await.unwrap();
+            w.admit.sign_in("late@example.org", password(OWNER_PASSWORD), REQUESTER).await.unwrap();
         }
     }
 }

@@ -63,9 +63,9 @@ async fn set_password_racing_an_acceptance_applies_on_the_fresh_account() {
             .set_password(w.admin, id, password(ADMIN_CHOSEN), password(ADMIN_CHOSEN), false)
             .await
             .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-        let signed = w.admit.verify_password("sp@example.org", password(ADMIN_CHOSEN), REQUESTER).await;
+        let signed = w.admit.sign_in("sp@example.org", password(ADMIN_CHOSEN), REQUESTER).await;
         assert!(signed.is_ok(), "{name}: the administrator's password won: {signed:?}");
-        assert!(w.admit.verify_password("sp@example.org", password(PW), REQUESTER).await.is_err(), "{name}");
+        assert!(w.admit.sign_in("sp@example.org", password(PW), REQUESTER).await.is_err(), "{name}");
     }
 }
 

@@ -53,16 +53,16 @@ async fn every_kind_of_refusal_is_traced_and_published() {
 
     // sign_in_failed, for a known and an unknown address.
     assert!(matches!(
-        w.admit.verify_password("tess@example.org", password("not the password"), "192.0.2.1").await,
+        w.admit.sign_in("tess@example.org", password("not the password"), "192.0.2.1").await,
         Err(SignInError::InvalidCredentials)
     ));
-    assert!(w.admit.verify_password("ghost@example.org", password("whatever it is"), "192.0.2.1").await.is_err());
+    assert!(w.admit.sign_in("ghost@example.org", password("whatever it is"), "192.0.2.1").await.is_err());
     // sign_in_rate_limited: ten stranger failures on one address, then refused.
     for _ in 0..10 {
-        let _ = w.admit.verify_password("tess@example.org", password("not the password"), "192.0.2.2").await;
+        let _ = w.admit.sign_in("tess@example.org", password("not the password"), "192.0.2.2").await;
     }
     assert!(matches!(
-        w.admit.verify_password("tess@example.org", password(PW), "192.0.2.3").await,
+        w.admit.sign_in("tess@example.org", password(PW), "192.0.2.3").await,
         Err(SignInError::RateLimited)
     ));
     // link_refused with its real reason: a used link.

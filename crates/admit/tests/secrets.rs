@@ -143,11 +143,11 @@ async fn no_secret_in_any_log_line_error_or_record() {
     assert!(matches!(replay, Err(CompletionError::InvalidLink(_))));
     debug.push(format!("{replay:?} {}", replay.as_ref().unwrap_err()));
     // Sign-in, wrong then right.
-    let wrong = w.admit.verify_password("ann@example.org", password("not her password 1"), REQUESTER).await;
+    let wrong = w.admit.sign_in("ann@example.org", password("not her password 1"), REQUESTER).await;
     assert!(matches!(wrong, Err(SignInError::InvalidCredentials)));
     secrets.push("not her password 1".into());
     debug.push(format!("{wrong:?}"));
-    debug.push(format!("{:?}", w.admit.verify_password("ann@example.org", password(first), REQUESTER).await));
+    debug.push(format!("{:?}", w.admit.sign_in("ann@example.org", password(first), REQUESTER).await));
     // Admin reset → complete; self-service reset → complete.
     w.clock.advance(time::Duration::minutes(2));
     w.admit.send_password_reset(w.admin, id).await.unwrap();

@@ -97,14 +97,13 @@ async fn reset_and_sign_in_take_as_long_for_unknown_addresses() {
         let admit = admit.clone();
         async move {
             let email = if is_known { "known@example.org" } else { "nobody@example.org" };
-            let r =
-                admit.verify_password(email, password("not the right phrase"), &format!("203.0.113.{}", i % 200)).await;
+            let r = admit.sign_in(email, password("not the right phrase"), &format!("203.0.113.{}", i % 200)).await;
             assert!(matches!(r, Err(admit::SignInError::InvalidCredentials)), "{r:?}");
         }
     })
     .await;
     println!(
-        "verify_password (wrong password): known {known:?}, unknown {unknown:?}, gap {:.1} %",
+        "sign_in (wrong password): known {known:?}, unknown {unknown:?}, gap {:.1} %",
         gap(known, unknown) * 100.0
     );
     assert!(

@@ -91,8 +91,8 @@ on_every_store! {
         assert_eq!(sent.len(), 2);
         let reset = token_in(sent.iter().find(|m| m.to().address.as_str() == "col@example.org").unwrap()).unwrap();
         w.admit.complete_password_reset(&reset, password("a brand new phrase"), password("a brand new phrase"), REQUESTER).await.unwrap();
-        assert!(w.admit.verify_password("col@example.org", password("a brand new phrase"), REQUESTER).await.is_ok());
-        assert!(w.admit.verify_password("col@example.org", password("silver kettle morning"), REQUESTER).await.is_err());
+        assert!(w.admit.sign_in("col@example.org", password("a brand new phrase"), REQUESTER).await.is_ok());
+        assert!(w.admit.sign_in("col@example.org", password("silver kettle morning"), REQUESTER).await.is_err());
     }
 
     // Forbidden calls change nothing and send nothing.
@@ -134,7 +134,7 @@ on_every_store! {
             assert!(matches!(result, Err(AdmitError::InvalidEmail(_) | AdmitError::InvalidField(_))), "{result:?}");
         }
         assert!(matches!(w.admit.request_password_reset(&huge, REQUESTER).await, Err(AdmitError::InvalidEmail(EmailError::TooLong))));
-        assert!(w.admit.verify_password("nobody@example.org", password(&huge), REQUESTER).await.is_err());
+        assert!(w.admit.sign_in("nobody@example.org", password(&huge), REQUESTER).await.is_err());
         assert!(w.admit.inspect_link(&huge, REQUESTER).await.is_err());
         assert_eq!(w.dump().await, before);
     }
@@ -216,7 +216,7 @@ on_every_store! {
         assert_eq!(events.recv().await.unwrap(), admit::Event::PasswordChanged(id));
         w.admit.change_status(w.admin, id, StatusChange::Disable).await.unwrap();
         assert_eq!(events.recv().await.unwrap(), admit::Event::Disabled(id));
-        assert!(w.admit.verify_password("ev@example.org", password("ev's long phrase"), REQUESTER).await.is_err(), "disabled accounts cannot sign in");
+        assert!(w.admit.sign_in("ev@example.org", password("ev's long phrase"), REQUESTER).await.is_err(), "disabled accounts cannot sign in");
     }
 
     // Trash and purge after retention.

@@ -1,0 +1,194 @@
+//! The pages a person sees behind admit's mailed links, on axum 0.8: the landing page of
+//! an invitation or reset link with its set-password form, "forgot password", sign-in,
+//! the forced change of a temporary password, and an axum-login backend (feature
+//! `axum-login`, on by default) whose sessions end when the password changes.
+//!
+//! ```no_run
+//! use admit_axum::{AdmitBackend, Pages};
+//! use axum_login::AuthManagerLayerBuilder;
+//! use axum_login::tower_sessions::{MemoryStore, SessionManagerLayer};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let admit = admit::Admit::embedded("./data", "http://localhost:3000").await?;
+//! let sessions = SessionManagerLayer::new(MemoryStore::default()).with_secure(false);
+//! let auth = AuthManagerLayerBuilder::new(AdmitBackend::new(admit.clone()), sessions).build();
+//! let app = axum::Router::new()
+//!     .merge(Pages::new(admit).after_sign_in("/").router())
+//!     .layer(auth);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//! axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Every page sends [`SECURITY_HEADERS`]; every POST is checked against CSRF (a form token
+//! derived from a per-browser cookie, plus `Origin` and `Sec-Fetch-Site`); bodies are
+//! bounded ([`Pages::BODY_LIMIT`]); refusals by a rate limit answer 429 with `Retry-After`;
+//! tokens are never logged. See `docs/web.md`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "axum-login")]
+mod backend;
+mod pages;
+mod security;
+mod strings;
+mod templates;
+
+use std::sync::Arc;
+
+use admit::Admit;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+
+#[cfg(feature = "axum-login")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum-login")))]
+pub use backend::{AdmitBackend, AdmitUser, BackendError, Credentials};
+pub use security::{CONTENT_SECURITY_POLICY, CSRF_COOKIE, FLASH_COOKIE, RequesterKey, SECURITY_HEADERS};
+pub use templates::{Page, PageTemplateError, PageTemplates, PageTemplatesBuilder};
+
+/// The paths of the pages that are not in mails, under the link base's path. The link
+/// pages' paths come from admit's configuration ([`admit::LinkPaths`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PagePaths {
+    /// "Forgot password" (default `/forgot-password`).
+    pub forgot_password: String,
+    /// Sign-in (default `/sign-in`).
+    pub sign_in: String,
+    /// Sign-out, POST only (default `/sign-out`).
+    pub sign_out: String,
+    /// The change of a temporary password (default `/change-password`).
+    pub change_password: String,
+    /// The stylesheet (default `/admit.css`).
+    pub stylesheet: String,
+}
+
+impl Default for PagePaths {
+    fn default() -> Self {
+        PagePaths {
+            forgot_password: "/forgot-password".to_owned(),
+            sign_in: "/sign-in".to_owned(),
+            sign_out: "/sign-out".to_owned(),
+            change_password: "/change-password".to_owned(),
+            stylesheet: "/admit.css".to_owned(),
+        }
+    }
+}
+
+/// The pages, built from an [`Admit`]; [`Pages::router`] gives the router the host merges
+/// into its own.
+#[derive(Debug)]
+pub struct Pages {
+    admit: Admit,
+    templates: Option<PageTemplates>,
+    requester: RequesterKey,
+    paths: PagePaths,
+    after_sign_in: String,
+    csrf_key: Option<[u8; 32]>,
+}
+
+impl Pages {
+    /// The largest request body the pages read (16 KiB): larger ones get 413.
+    pub const BODY_LIMIT: usize = 16 * 1024;
+
+    /// The pages of `admit`, with the built-in templates, the peer address as requester key
+    /// and `/` after sign-in.
+    pub fn new(admit: Admit) -> Pages {
+        Pages {
+            admit,
+            templates: None,
+            requester: RequesterKey::default(),
+            paths: PagePaths::default(),
+            after_sign_in: "/".to_owned(),
+            csrf_key: None,
+        }
+    }
+
+    /// Templates of the host's own (see [`PageTemplates::builder`]).
+    pub fn templates(mut self, templates: PageTemplates) -> Self {
+        self.templates = Some(templates);
+        self
+    }
+
+    /// Where rate-limit keys come from (default: the peer address; see [`RequesterKey`]).
+    pub fn requester_key(mut self, key: RequesterKey) -> Self {
+        self.requester = key;
+        self
+    }
+
+    /// The paths of the pages that are not in mails.
+    pub fn paths(mut self, paths: PagePaths) -> Self {
+        self.paths = paths;
+        self
+    }
+
+    /// Where a person goes once signed in (after sign-in, after setting a password through a
+    /// link, after changing a temporary password): a path of the host's, default `/`. Only
+    /// a local path (`/…`, not `//…`) is accepted; anything else keeps the default.
+    pub fn after_sign_in(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') {
+            self.after_sign_in = path;
+        }
+        self
+    }
+
+    /// The secret form tokens derive from (default: random per process). Give every
+    /// instance of a multi-host deployment the same one, from your secret store, so a form
+    /// served by one host can be posted to another.
+    pub fn csrf_key(mut self, key: [u8; 32]) -> Self {
+        self.csrf_key = Some(key);
+        self
+    }
+
+    /// The router: the link pages at admit's link paths, the other pages at [`PagePaths`],
+    /// all under the path of the link base (`https://app.example.org/portal` → `/portal/…`),
+    /// so `Router::merge` it into the host's router. Serve it with
+    /// `into_make_service_with_connect_info::<SocketAddr>()` when the requester key is the
+    /// peer address. With the `axum-login` feature, sign-in, sign-out and the password
+    /// change use the host's `AuthManagerLayer<AdmitBackend, _>`, which must wrap it.
+    pub fn router(self) -> Router {
+        let links = self.admit.link_paths().clone();
+        let prefix = links.prefix().to_owned();
+        let full = |path: &str| format!("{prefix}{path}");
+        let paths = pages::Paths {
+            invitation: full(links.invitation()),
+            reset: full(links.reset()),
+            forgot_password: full(&self.paths.forgot_password),
+            sign_in: full(&self.paths.sign_in),
+            sign_out: full(&self.paths.sign_out),
+            change_password: full(&self.paths.change_password),
+            stylesheet: full(&self.paths.stylesheet),
+            cookie: if prefix.is_empty() { "/".to_owned() } else { prefix.clone() },
+            after_sign_in: self.after_sign_in,
+        };
+        let state = Arc::new(pages::State {
+            templates: self.templates.unwrap_or_else(PageTemplates::builtin),
+            requester: self.requester,
+            csrf: match self.csrf_key {
+                Some(key) => security::CsrfKey::new(key),
+                None => security::CsrfKey::random(),
+            },
+            origin: links.origin().to_owned(),
+            secure: links.is_https(),
+            paths: paths.clone(),
+            admit: self.admit,
+        });
+        let router = Router::new()
+            .route(&paths.invitation, get(pages::invitation_get).post(pages::invitation_post))
+            .route(&paths.reset, get(pages::reset_get).post(pages::reset_post))
+            .route(&paths.forgot_password, get(pages::forgot_get).post(pages::forgot_post))
+            .route(&paths.stylesheet, get(pages::stylesheet));
+        #[cfg(feature = "axum-login")]
+        let router = router
+            .route(&paths.sign_in, get(pages::sign_in_get).post(pages::sign_in_post))
+            .route(&paths.sign_out, axum::routing::post(pages::sign_out_post))
+            .route(&paths.change_password, get(pages::change_get).post(pages::change_post));
+        router
+            .layer(axum::middleware::from_fn_with_state(state.clone(), pages::guard))
+            .layer(DefaultBodyLimit::max(Self::BODY_LIMIT))
+            .with_state(state)
+    }
+}
