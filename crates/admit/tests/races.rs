@@ -4,6 +4,8 @@
 //! administrator's commit. On `MemoryStore`, `SqliteStore` and, when
 //! `ADMIT_TEST_POSTGRES_URL` is set, `PostgresStore` (a fresh schema per test).
 
+#[cfg(feature = "postgres")]
+mod dispatch_common;
 #[path = "support/faulty.rs"]
 mod faulty;
 mod support;
