@@ -528,21 +528,23 @@ impl Admit {
 
     /// Whether `requester` signed in successfully to `address` within the memory
     /// ([`RateLimits::known_requester_memory`](crate::RateLimits::known_requester_memory)):
-    /// the current fixed window or the one before it.
+    /// one read, since a successful sign-in marks both the current fixed window and the next.
     pub(crate) async fn is_known_requester(&self, address: &str, requester: &str) -> Result<bool> {
         let memory = self.inner.rate_limits.known_requester_memory;
         let key = Self::known_requester_key(address, requester);
-        let now = self.now();
-        let store = &self.inner.store;
-        Ok(store.rate_limit_count(&key, memory, now).await? > 0
-            || store.rate_limit_count(&key, memory, now.saturating_sub(memory)).await? > 0)
+        Ok(self.inner.store.rate_limit_count(&key, memory, self.now()).await? > 0)
     }
 
+    /// Marks `requester` as known for `address` in the current window and the next, so it
+    /// stays known between one and two memories after its last successful sign-in.
     async fn remember_requester(&self, address: &str, requester: &str) {
         let memory = self.inner.rate_limits.known_requester_memory;
         let key = Self::known_requester_key(address, requester);
-        if let Err(error) = self.inner.store.hit_rate_limit(&key, u32::MAX, memory, self.now()).await {
-            tracing::warn!(%error, "could not remember the requester of a successful sign-in");
+        let now = self.now();
+        for at in [now, now.saturating_add(memory)] {
+            if let Err(error) = self.inner.store.hit_rate_limit(&key, u32::MAX, memory, at).await {
+                tracing::warn!(%error, "could not remember the requester of a successful sign-in");
+            }
         }
     }
 

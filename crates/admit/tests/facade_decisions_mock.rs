@@ -94,14 +94,14 @@ async fn a_forbidden_call_commits_only_its_refusal_and_counts_no_rate_limit() {
 }
 
 /// Self-service reset makes the same store calls, in the same number, whether the address
-/// is known or not: two reads of whether the requester is known, two rate-limit hits, one
+/// is known or not: one read of whether the requester is known, two rate-limit hits, one
 /// look-up, one commit.
 #[tokio::test]
 async fn self_service_reset_does_the_same_store_work_for_known_and_unknown_addresses() {
     for known in [true, false] {
         let account = record(3, "known@example.org", vec![Grant::new(Scope::Platform, Role::Guest)], Lifecycle::Active);
         let mut store = MockStore::new();
-        store.expect_rate_limit_count().times(2).returning(|_, _, _| Ok(0));
+        store.expect_rate_limit_count().times(1).returning(|_, _, _| Ok(0));
         store.expect_hit_rate_limit().times(2).returning(|_, _, _, _| Ok(allowed()));
         store
             .expect_account_by_email()
