@@ -256,7 +256,7 @@ async fn refused_password_journey(host: &Host, c: &Client) {
     submit(c).await;
     assert_eq!(heading(c).await, "Créez votre mot de passe");
     let errors = c.find(Locator::Id("password-error")).await.unwrap().text().await.unwrap();
-    assert!(errors.contains("au moins 12 caractères"), "{errors}");
+    assert!(errors.contains("au moins 15 caractères"), "{errors}");
     assert!(errors.contains("ni votre nom ni votre adresse e-mail"), "{errors}");
     let mismatch = c.find(Locator::Id("confirmation-error")).await.unwrap().text().await.unwrap();
     assert!(mismatch.contains("ne correspondent pas"), "{mismatch}");

@@ -179,6 +179,6 @@ fn problems_lists_every_reason_at_once() {
     let problems = policy.problems(&SecretString::from("jeanne"), &SecretString::from("jeanne!"), &context);
     assert_eq!(
         problems,
-        vec![PasswordError::Mismatch, PasswordError::TooShort { min: 12 }, PasswordError::ContainsPersonalInfo]
+        vec![PasswordError::Mismatch, PasswordError::TooShort { min: 15 }, PasswordError::ContainsPersonalInfo]
     );
 }

@@ -35,6 +35,8 @@ struct Acc {
     trashed: bool,
     password: Option<String>,
     must_change: bool,
+    /// When an administrator gave the password (it expires 72 hours later while it must change).
+    given_at: Option<Timestamp>,
     invitation: Option<(String, Timestamp)>,
     reset: Option<(String, Timestamp)>,
     stale: Vec<String>,
@@ -192,6 +194,7 @@ impl Run {
                         trashed: false,
                         password: None,
                         must_change: false,
+                        given_at: None,
                         invitation: None,
                         reset: None,
                         stale: Vec::new(),
@@ -325,6 +328,7 @@ impl Run {
                     x.exp = None;
                     x.password = if temporary { None } else { Some(pw.clone()) };
                     x.must_change = temporary || c & 1 == 1;
+                    x.given_at = Some(now);
                     audits = 1;
                     mails.push((t, if temporary { "temporary_password" } else { "password_changed" }));
                 }
@@ -421,7 +425,9 @@ impl Run {
                 let window = time::Duration::minutes(15);
                 let limited = self.m.count(&key, now, window) >= 10;
                 let r = self.w.admit.sign_in(&acc.email, password(&typed), REQUESTER).await;
-                let ok = !limited && right && acc.password.is_some() && acc.available();
+                // An administrator-given password expires 72 hours after it was given.
+                let expired = acc.must_change && acc.given_at.is_some_and(|at| now > at + time::Duration::hours(72));
+                let ok = !limited && right && acc.password.is_some() && acc.available() && !expired;
                 if !ok && !limited {
                     self.m.hit(key, now, window, 10);
                 }
