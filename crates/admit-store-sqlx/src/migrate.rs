@@ -26,8 +26,14 @@ impl Migration {
 }
 
 #[cfg(feature = "sqlite")]
-pub(crate) const SQLITE: &[Migration] =
-    &[Migration { version: 1, name: "initial", sql: include_str!("../migrations/sqlite/0001_initial.sql") }];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration { version: 1, name: "initial", sql: include_str!("../migrations/sqlite/0001_initial.sql") },
+    Migration {
+        version: 2,
+        name: "secrets_at_rest",
+        sql: include_str!("../migrations/sqlite/0002_secrets_at_rest.sql"),
+    },
+];
 
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -36,6 +42,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "trigram_indexes",
         sql: include_str!("../migrations/postgres/0002_trigram_indexes.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "secrets_at_rest",
+        sql: include_str!("../migrations/postgres/0003_secrets_at_rest.sql"),
     },
 ];
 

@@ -229,7 +229,7 @@ const TOKEN_COLS: [&str; 10] = [
     "revoked_reason",
 ];
 
-const MAIL_COLS: [&str; 21] = [
+const MAIL_COLS: [&str; 23] = [
     "id",
     "account_id",
     "to_address",
@@ -239,7 +239,9 @@ const MAIL_COLS: [&str; 21] = [
     "subject",
     "subject_lc",
     "recipient_name",
-    "secret",
+    "intent_kind",
+    "intent_selector",
+    "intent_epoch",
     "expires_at",
     "new_email",
     "status",
@@ -318,7 +320,7 @@ fn account_from_row(row: &DbRow, grants: Vec<Grant>) -> Result<AccountRecord> {
 fn bind_token<'a>(query: Query<'a>, t: &TokenRecord) -> Query<'a> {
     query
         .bind(t.selector.to_bytes().to_vec())
-        .bind(t.verifier_hash.to_bytes().to_vec())
+        .bind(t.verifier_hash.map(|h| h.to_bytes().to_vec()))
         .bind(t.account_id.to_bytes().to_vec())
         .bind(t.purpose.as_str())
         .bind(codec::u64_to_i64(t.credential_epoch.0))
@@ -332,7 +334,7 @@ fn bind_token<'a>(query: Query<'a>, t: &TokenRecord) -> Query<'a> {
 fn token_from_row(row: &DbRow) -> Result<TokenRecord> {
     Ok(TokenRecord {
         selector: codec::selector(&get::<Vec<u8>>(row, "selector")?)?,
-        verifier_hash: codec::verifier_hash(&get::<Vec<u8>>(row, "verifier_hash")?)?,
+        verifier_hash: get::<Option<Vec<u8>>>(row, "verifier_hash")?.map(|h| codec::verifier_hash(&h)).transpose()?,
         account_id: codec::account_id(&get::<Vec<u8>>(row, "account_id")?)?,
         purpose: codec::purpose(&get::<String>(row, "purpose")?)?,
         credential_epoch: admit_core::CredentialEpoch(codec::i64_to_u64(get(row, "epoch")?)),
@@ -355,7 +357,17 @@ fn bind_mail<'a>(query: Query<'a>, m: &MailRecord) -> Query<'a> {
         .bind(m.subject.clone())
         .bind(m.subject.to_lowercase())
         .bind(m.params.recipient_name.clone())
-        .bind(m.params.secret.as_ref().map(|s| s.expose().to_owned()))
+        .bind(m.params.intent.map(|i| i.kind_name()))
+        .bind(match m.params.intent {
+            Some(admit_core::MailIntent::Link { selector, .. }) => Some(selector.to_bytes().to_vec()),
+            _ => None,
+        })
+        .bind(match m.params.intent {
+            Some(admit_core::MailIntent::TemporaryPassword { credential_epoch }) => {
+                Some(codec::u64_to_i64(credential_epoch.0))
+            }
+            _ => None,
+        })
         .bind(opt_ts(m.params.expires_at))
         .bind(m.params.new_email.clone())
         .bind(m.status.as_str())
@@ -369,14 +381,33 @@ fn bind_mail<'a>(query: Query<'a>, m: &MailRecord) -> Query<'a> {
         .bind(opt_ts(m.failed_at))
 }
 
-/// A mail row; `with_secret` keeps the secret (claims only).
-fn mail_from_row(row: &DbRow, with_secret: bool) -> Result<MailRecord> {
+/// A mail's intent from its three columns.
+fn intent_from_row(row: &DbRow) -> Result<Option<admit_core::MailIntent>> {
+    use admit_core::{MailIntent, TokenPurpose};
+    let kind = get::<Option<String>>(row, "intent_kind")?;
+    let selector = || -> Result<admit_core::TokenSelector> {
+        let bytes = get::<Option<Vec<u8>>>(row, "intent_selector")?;
+        codec::selector(&bytes.ok_or_else(|| StoreError::Corrupt("mail intent without selector".to_owned()))?)
+    };
+    Ok(match kind.as_deref() {
+        None => None,
+        Some("invitation_link") => Some(MailIntent::Link { selector: selector()?, purpose: TokenPurpose::Invitation }),
+        Some("reset_link") => Some(MailIntent::Link { selector: selector()?, purpose: TokenPurpose::PasswordReset }),
+        Some("temporary_password") => {
+            let epoch = get::<Option<i64>>(row, "intent_epoch")?
+                .ok_or_else(|| StoreError::Corrupt("mail intent without epoch".to_owned()))?;
+            Some(MailIntent::TemporaryPassword { credential_epoch: admit_core::CredentialEpoch(codec::i64_to_u64(epoch)) })
+        }
+        Some(_) => return Err(StoreError::Corrupt("mail intent kind".to_owned())),
+    })
+}
+
+/// A mail row (its intent; no store column holds a secret).
+fn mail_from_row(row: &DbRow) -> Result<MailRecord> {
     let lease = match (get::<Option<String>>(row, "lease_owner")?, get::<Option<i64>>(row, "lease_until")?) {
         (Some(owner), Some(until)) => Some(admit_core::Lease { owner, until: Timestamp::from_unix_micros(until) }),
         _ => None,
     };
-    let secret =
-        if with_secret { get::<Option<String>>(row, "secret")?.map(admit_core::MailSecret::new) } else { None };
     Ok(MailRecord {
         id: codec::mail_id(&get::<Vec<u8>>(row, "id")?)?,
         account_id: get::<Option<Vec<u8>>>(row, "account_id")?.map(|a| codec::account_id(&a)).transpose()?,
@@ -386,7 +417,8 @@ fn mail_from_row(row: &DbRow, with_secret: bool) -> Result<MailRecord> {
         subject: get(row, "subject")?,
         params: admit_core::MailParams {
             recipient_name: get(row, "recipient_name")?,
-            secret,
+            intent: intent_from_row(row)?,
+            secret: None,
             expires_at: codec::opt_ts(get(row, "expires_at")?),
             new_email: get(row, "new_email")?,
         },
@@ -600,7 +632,7 @@ impl This {
             }
             let done = q(format!(
                 "UPDATE {p}tokens SET consumed_at = $1 WHERE selector = $2 AND account_id = $3 AND epoch = $4 \
-                 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at >= $1"
+                 AND verifier_hash IS NOT NULL AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at >= $1"
             ))
             .bind(ts(c.at))
             .bind(c.selector.to_bytes().to_vec())
@@ -629,6 +661,7 @@ impl This {
             let sql = format!("UPDATE {p}tokens SET revoked_at = {at}, revoked_reason = {reason}{}", w.sql());
             w.bind(q(sql)).execute(&mut *tx).await.map_err(backend)?;
         }
+        self.cancel_mails(tx, &change.cancel_mails).await?;
         self.insert_tokens(tx, &change.tokens).await?;
         for chunk in change.mails.chunks(chunk_rows(MAIL_COLS.len())) {
             let sql = format!(
@@ -778,6 +811,139 @@ impl This {
             query.execute(&mut *tx).await.map_err(write_error(Target::Grants))?;
         }
         Ok(())
+    }
+
+    /// Supersedes the pending mails with an intent of the cancelled accounts, grouped by
+    /// (instant, reason) into `IN (…)` lists.
+    async fn cancel_mails(&self, tx: &mut Conn, cancellations: &[admit_core::MailCancellation]) -> Result<()> {
+        let p = &self.prefix;
+        let mut groups: Vec<((i64, String), Vec<Vec<u8>>)> = Vec::new();
+        for c in cancellations {
+            let key = (ts(c.at), admit_core::MailCancellation::journal_reason(c.reason));
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, ids)) => ids.push(c.account_id.to_bytes().to_vec()),
+                None => groups.push((key, vec![c.account_id.to_bytes().to_vec()])),
+            }
+        }
+        for ((at, reason), accounts) in &groups {
+            for chunk in accounts.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "UPDATE {p}outbox SET status = 'superseded', failed_at = $1, last_error = $2, lease_owner = NULL, \
+                     lease_until = NULL WHERE status = 'pending' AND intent_kind IS NOT NULL AND account_id IN ({})",
+                    placeholders(3, chunk.len())
+                );
+                let mut query = q(sql).bind(*at).bind(reason.clone());
+                for id in chunk {
+                    query = query.bind(id.clone());
+                }
+                query.execute(&mut *tx).await.map_err(backend)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Arms (or supersedes) one claimed mail inside the arming transaction. Locks in the
+    /// order commits take them (account, token, outbox row), so the two never deadlock on
+    /// one account.
+    async fn arm_one(
+        &self,
+        tx: &mut Conn,
+        owner: &str,
+        at: Timestamp,
+        arming: &admit_store::MailArming,
+    ) -> Result<admit_store::ArmOutcome> {
+        use admit_store::{ArmOutcome, ArmedSecret};
+        let p = &self.prefix;
+        let id = arming.mail.to_bytes().to_vec();
+        let mail_sql = format!(
+            "SELECT account_id, status, lease_owner, intent_kind, intent_selector, intent_epoch FROM {p}outbox \
+             WHERE id = $1"
+        );
+        let Some(row) = q(mail_sql.clone()).bind(id.clone()).fetch_optional(&mut *tx).await.map_err(backend)? else {
+            return Ok(ArmOutcome::LeaseLost);
+        };
+        let account_id = get::<Option<Vec<u8>>>(&row, "account_id")?;
+        let intent = intent_from_row(&row)?;
+        let account = match &account_id {
+            Some(account_id) => {
+                let sql =
+                    format!("SELECT {} FROM {p}accounts WHERE id = $1{}", cols(&ACCOUNT_COLS, ""), dialect::FOR_UPDATE);
+                let row = q(sql).bind(account_id.clone()).fetch_optional(&mut *tx).await.map_err(backend)?;
+                row.as_ref().map(|r| account_from_row(r, Vec::new())).transpose()?
+            }
+            None => None,
+        };
+        let token = match intent {
+            Some(admit_core::MailIntent::Link { selector, .. }) => {
+                let sql =
+                    format!("SELECT {} FROM {p}tokens WHERE selector = $1{}", cols(&TOKEN_COLS, ""), dialect::FOR_UPDATE);
+                let row = q(sql).bind(selector.to_bytes().to_vec()).fetch_optional(&mut *tx).await.map_err(backend)?;
+                row.as_ref().map(token_from_row).transpose()?
+            }
+            _ => None,
+        };
+        // The mail row last, locked, and read again: a cancellation committed meanwhile shows.
+        let Some(row) = q(format!("{mail_sql}{}", dialect::FOR_UPDATE))
+            .bind(id.clone())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(backend)?
+        else {
+            return Ok(ArmOutcome::LeaseLost);
+        };
+        let status = get::<String>(&row, "status")?;
+        let lease_owner = get::<Option<String>>(&row, "lease_owner")?;
+        if status != "pending" || lease_owner.as_deref() != Some(owner) || intent_from_row(&row)? != intent {
+            return Ok(ArmOutcome::LeaseLost);
+        }
+        let checked = match (intent, &arming.secret) {
+            (Some(admit_core::MailIntent::Link { selector, purpose }), ArmedSecret::Link(hash)) => {
+                match admit_store::arming::check_link(token.as_ref(), purpose, account.as_ref(), at) {
+                    Ok(()) => {
+                        q(format!("UPDATE {p}tokens SET verifier_hash = $1 WHERE selector = $2"))
+                            .bind(hash.to_bytes().to_vec())
+                            .bind(selector.to_bytes().to_vec())
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend)?;
+                        Ok(())
+                    }
+                    Err(reason) => Err(reason),
+                }
+            }
+            (
+                Some(admit_core::MailIntent::TemporaryPassword { credential_epoch }),
+                ArmedSecret::TemporaryPassword(hash),
+            ) => match admit_store::arming::check_temporary_password(account.as_ref(), credential_epoch) {
+                Ok(()) => {
+                    q(format!("UPDATE {p}accounts SET password_hash = $1, version = version + 1 WHERE id = $2"))
+                        .bind(hash.as_phc().to_owned())
+                        .bind(account_id.clone())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend)?;
+                    Ok(())
+                }
+                Err(reason) => Err(reason),
+            },
+            _ => Err(admit_store::arming::MISMATCH.to_owned()),
+        };
+        match checked {
+            Ok(()) => Ok(ArmOutcome::Armed),
+            Err(reason) => {
+                q(format!(
+                    "UPDATE {p}outbox SET status = 'superseded', failed_at = $1, last_error = $2, lease_owner = NULL, \
+                     lease_until = NULL WHERE id = $3"
+                ))
+                .bind(ts(at))
+                .bind(reason.clone())
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+                Ok(ArmOutcome::Superseded(reason))
+            }
+        }
     }
 
     /// Inserts tokens; each first revokes the live (unused, unrevoked, unexpired) tokens of the same account and purpose
@@ -989,13 +1155,31 @@ impl Store for This {
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        let mut mails = rows.iter().map(|r| mail_from_row(r, true)).collect::<Result<Vec<_>>>()?;
+        let mut mails = rows.iter().map(|r| mail_from_row(r)).collect::<Result<Vec<_>>>()?;
         mails.sort_by_key(|m| m.id);
         Ok(mails)
     }
 
+    async fn arm_mails(
+        &self,
+        owner: &str,
+        at: Timestamp,
+        arms: &[admit_store::MailArming],
+    ) -> Result<Vec<admit_store::ArmOutcome>> {
+        if arms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = dialect::begin(&self.pool).await.map_err(backend)?;
+        let mut outcomes = Vec::with_capacity(arms.len());
+        for arming in arms {
+            outcomes.push(self.arm_one(&mut tx, owner, at, arming).await?);
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(outcomes)
+    }
+
     async fn mark_mail_sent(&self, id: MailId, owner: &str, at: Timestamp) -> Result<()> {
-        self.settle_mail(id, owner, "status = 'sent', sent_at = $1, secret = NULL", vec![Arg::I64(ts(at))]).await
+        self.settle_mail(id, owner, "status = 'sent', sent_at = $1", vec![Arg::I64(ts(at))]).await
     }
 
     async fn retry_mail(&self, id: MailId, owner: &str, next_attempt_at: Timestamp, error: &str) -> Result<()> {
@@ -1012,7 +1196,7 @@ impl Store for This {
         self.settle_mail(
             id,
             owner,
-            "status = 'failed', failed_at = $1, last_error = $2, secret = NULL",
+            "status = 'failed', failed_at = $1, last_error = $2",
             vec![Arg::I64(ts(at)), Arg::Text(error.to_owned())],
         )
         .await
@@ -1029,7 +1213,7 @@ impl Store for This {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(|r| mail_from_row(r, false)).transpose()
+        row.as_ref().map(|r| mail_from_row(r)).transpose()
     }
 
     async fn journal(&self, query: &MailQuery) -> Result<Page<MailRecord, MailId>> {
@@ -1065,7 +1249,7 @@ impl Store for This {
         let lim = w.arg(Arg::I64(i64::try_from(limit).unwrap_or(i64::MAX)));
         let sql = format!("SELECT {} FROM {p}outbox{} ORDER BY id DESC LIMIT {lim}", cols(&MAIL_COLS, ""), w.sql());
         let rows = w.bind(q(sql)).fetch_all(&self.pool).await.map_err(backend)?;
-        let items = rows.iter().map(|r| mail_from_row(r, false)).collect::<Result<Vec<_>>>()?;
+        let items = rows.iter().map(|r| mail_from_row(r)).collect::<Result<Vec<_>>>()?;
         Ok(page(items, limit, |m| m.id))
     }
 

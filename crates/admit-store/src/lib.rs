@@ -18,14 +18,16 @@ pub use tokio as __tokio;
 #[doc(no_inline)]
 pub use admit_core::{
     AccountId, AccountKind, AccountRecord, AccountStatus, AccountWrite, AuditAction, AuditId, AuditRecord, ChangeSet,
-    EmailKey, MailId, MailKind, MailRecord, MailStatus, RevokeReason, Role, Scope, Timestamp, TokenConsumption,
-    TokenPurpose, TokenRecord, TokenRevocation, TokenSelector,
+    EmailKey, MailCancellation, MailId, MailIntent, MailKind, MailRecord, MailStatus, PasswordHash, RevokeReason,
+    Role, Scope, Timestamp, TokenConsumption, TokenPurpose, TokenRecord, TokenRevocation, TokenSelector, VerifierHash,
 };
+pub mod arming;
 pub use memory::MemoryStore;
 pub use query::{AccountFilter, AccountQuery, AuditQuery, GrantFilter, MailQuery, Page, StatusCounts};
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use store::MockStore;
 pub use store::{
-    BoxError, ConflictKind, MailClaim, PurgeReport, RateLimitDecision, Result, Store, StoreError, window_start,
+    ArmOutcome, ArmedSecret, BoxError, ConflictKind, MailArming, MailClaim, PurgeReport, RateLimitDecision, Result,
+    Store, StoreError, window_start,
 };

@@ -4,13 +4,13 @@
 use std::collections::HashMap;
 
 use admit_core::decide::{self, AccountEvent, Decision};
-use admit_core::password::{PasswordContext, PasswordError, generate_temporary_password};
+use admit_core::password::{PasswordContext, PasswordError};
 use admit_core::token::{self, LinkError, LinkFailure, ParsedToken};
-use admit_core::{AccountId, AccountRecord, Email, MailSecret, Timestamp, TokenPurpose, TokenRecord};
-use secrecy::{ExposeSecret, SecretString};
+use admit_core::{AccountId, AccountRecord, Email, Timestamp, TokenPurpose, TokenRecord};
+use secrecy::SecretString;
 
 use crate::accounts::{BatchRow, BatchRowOutcome, MAX_BATCH_ROWS};
-use crate::{Admit, AdmitError, Result, digest};
+use crate::{Admit, AdmitError, Result};
 
 /// What the landing page of a valid link may show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,15 +87,15 @@ impl Admit {
     async fn link_failures_exceeded(&self, requester: &str) -> Result<bool> {
         let limit = self.inner.rate_limits.link_failures_per_requester;
         let count =
-            self.inner.store.rate_limit_count(&format!("link:{}", digest(requester)), limit.per, self.now()).await?;
+            self.inner.store.rate_limit_count(&format!("link:{}", self.digest(requester)), limit.per, self.now()).await?;
         Ok(count >= u64::from(limit.count))
     }
 
     async fn record_link_failure(&self, requester: &str, error: LinkError) -> LinkError {
         let limit = self.inner.rate_limits.link_failures_per_requester;
-        let key = format!("link:{}", digest(requester));
+        let key = format!("link:{}", self.digest(requester));
         let _ = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await;
-        tracing::info!(reason = ?error.reason(), requester = %digest(requester), "link refused");
+        tracing::info!(reason = ?error.reason(), requester = %self.digest(requester), "link refused");
         error
     }
 
@@ -267,7 +267,7 @@ impl Admit {
         let store = &self.inner.store;
         let per_email = store
             .hit_rate_limit(
-                &format!("reset:email:{}", digest(email.key().as_str())),
+                &format!("reset:email:{}", self.digest(email.key().as_str())),
                 limits.reset_per_email.count,
                 limits.reset_per_email.per,
                 now,
@@ -275,7 +275,7 @@ impl Admit {
             .await?;
         let per_requester = store
             .hit_rate_limit(
-                &format!("reset:req:{}", digest(requester)),
+                &format!("reset:req:{}", self.digest(requester)),
                 limits.reset_per_requester.count,
                 limits.reset_per_requester.per,
                 now,
@@ -283,7 +283,7 @@ impl Admit {
             .await?;
         let account = store.account_by_email(email.key()).await?;
         let throttled = !(per_email.allowed && per_requester.allowed);
-        let requester = if throttled { format!("{} throttled", digest(requester)) } else { digest(requester) };
+        let requester = if throttled { format!("{} throttled", self.digest(requester)) } else { self.digest(requester) };
         let candidate = if throttled { None } else { account.as_ref() };
         let decision = self.decide(|ctx| decide::request_reset(ctx, candidate, &requester));
         self.commit(decision).await?;
@@ -306,7 +306,7 @@ impl Admit {
         let unavailable = SignInError::Unavailable;
         let parsed = Email::parse(email).ok();
         let limit = self.inner.rate_limits.sign_in_failures_per_email;
-        let key = format!("signin:{}", digest(parsed.as_ref().map_or(email, |e| e.key().as_str())));
+        let key = format!("signin:{}", self.digest(parsed.as_ref().map_or(email, |e| e.key().as_str())));
         let count =
             self.inner.store.rate_limit_count(&key, limit.per, self.now()).await.map_err(|e| unavailable(e.into()))?;
         if count >= u64::from(limit.count) {
@@ -412,13 +412,16 @@ impl Admit {
     }
 
     /// Generates temporary passwords for many accounts at once (« Génération par lot »):
-    /// only accounts with an address (and available) are eligible; each gets a strong
-    /// random password by mail, stored only as an Argon2id hash, flagged "must change at
-    /// next sign-in". The mail journal never shows the password. A result per row.
+    /// only accounts with an address (and available) are eligible; each is flagged "must
+    /// change at next sign-in", its links and any earlier password stop working, and a
+    /// temporary password mail is queued. A result per row.
     ///
-    /// The passwords are hashed in parallel (bounded by the hashing concurrency, off the
-    /// executor), then every eligible row is committed in one atomic step: if the store
-    /// fails, no row is written and the call returns the error.
+    /// No password exists yet when this returns: the dispatcher generates each one just
+    /// before sending its mail and stores only its Argon2id hash (see
+    /// [`Dispatcher`](crate::Dispatcher)), so no byte in the store lets anyone sign in with
+    /// a password still waiting to be sent, and the mail journal never shows it. Every
+    /// eligible row is committed in one atomic step: if the store fails, no row is written
+    /// and the call returns the error.
     ///
     /// # Errors
     /// [`AdmitError::TooLarge`], [`AdmitError::UnknownActor`], a store failure.
@@ -431,47 +434,24 @@ impl Admit {
             self.inner.store.accounts_by_ids(&accounts).await?.into_iter().map(|a| (a.id, a)).collect();
         let mut outcomes: Vec<Option<BatchRowOutcome>> = vec![None; accounts.len()];
         let mut seen = std::collections::HashSet::new();
-        let mut hashing = tokio::task::JoinSet::new();
-        for (index, id) in accounts.into_iter().enumerate() {
-            let account = match found.get(&id) {
-                None => {
-                    outcomes[index] = Some(BatchRowOutcome::Refused(AdmitError::NotFound(id).to_string()));
-                    continue;
-                }
-                Some(_) if !seen.insert(id) => {
-                    outcomes[index] = Some(BatchRowOutcome::Duplicate);
-                    continue;
-                }
-                Some(account) => account,
-            };
-            if let Err(refusal) = eligible_for_temporary_password(&actor, account) {
-                outcomes[index] = Some(match refusal {
-                    AdmitError::Forbidden(f) => BatchRowOutcome::Forbidden(f),
-                    other => BatchRowOutcome::Refused(other.to_string()),
-                });
-                continue;
-            }
-            let admit = self.clone();
-            hashing.spawn(async move {
-                let password = generate_temporary_password(&mut rand::rng());
-                let secret = MailSecret::new(password.expose_secret().to_owned());
-                let hash = admit.hash_password(password).await;
-                (index, id, secret, hash)
-            });
-        }
-        let mut hashed = Vec::with_capacity(hashing.len());
-        while let Some(joined) = hashing.join_next().await {
-            let (index, id, secret, hash) = joined.map_err(|_| AdmitError::Hashing)?;
-            hashed.push((index, id, secret, hash?));
-        }
-        hashed.sort_by_key(|(index, ..)| *index);
         let decisions = self.decide(|ctx| {
-            let mut decisions = Vec::with_capacity(hashed.len());
-            for (index, id, secret, hash) in hashed {
-                let account = &found[&id];
-                match decide::issue_temporary_password(ctx, &actor, account, secret, hash) {
+            let mut decisions = Vec::new();
+            for (index, id) in accounts.into_iter().enumerate() {
+                let account = match found.get(&id) {
+                    None => {
+                        outcomes[index] = Some(BatchRowOutcome::Refused(AdmitError::NotFound(id).to_string()));
+                        continue;
+                    }
+                    Some(_) if !seen.insert(id) => {
+                        outcomes[index] = Some(BatchRowOutcome::Duplicate);
+                        continue;
+                    }
+                    Some(account) => account,
+                };
+                match decide::issue_temporary_password(ctx, &actor, account) {
                     Ok(decision) => decisions.push((index, decision)),
-                    Err(error) => outcomes[index] = Some(BatchRowOutcome::Refused(error.to_string())),
+                    Err(decide::DecisionError::Forbidden(f)) => outcomes[index] = Some(BatchRowOutcome::Forbidden(f)),
+                    Err(error) => outcomes[index] = Some(BatchRowOutcome::Refused(AdmitError::from(error).to_string())),
                 }
             }
             decisions
@@ -483,42 +463,19 @@ impl Admit {
         Ok(crate::accounts::rows(outcomes))
     }
 
-    /// Generates one temporary password (« Génération responsable par responsable »).
+    /// Generates one temporary password (« Génération responsable par responsable »): the
+    /// account is flagged "must change", its links and earlier password stop working, and
+    /// the dispatcher generates the password when it sends the mail (see
+    /// [`Admit::issue_temporary_passwords`]).
     ///
     /// # Errors
     /// [`AdmitError::Forbidden`], [`AdmitError::NoEmail`], [`AdmitError::AccountUnavailable`],
     /// [`AdmitError::NotFound`].
     pub async fn issue_temporary_password(&self, actor: AccountId, account: AccountId) -> Result<()> {
         let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        self.temporary_password(&actor, &account).await
-    }
-
-    async fn temporary_password(&self, actor: &AccountRecord, account: &AccountRecord) -> Result<()> {
-        // Refuse early (forbidden, unavailable, no address) before spending a hash.
-        eligible_for_temporary_password(actor, account)?;
-        let password = generate_temporary_password(&mut rand::rng());
-        let secret = MailSecret::new(password.expose_secret().to_owned());
-        let hash = self.hash_password(password).await?;
-        let decision: Decision =
-            self.decide(|ctx| decide::issue_temporary_password(ctx, actor, account, secret, hash))?;
+        let decision: Decision = self.decide(|ctx| decide::issue_temporary_password(ctx, &actor, &account))?;
         self.commit(decision).await?;
         Ok(())
     }
 }
 
-/// The checks `decide::issue_temporary_password` makes, run before hashing so a refused row
-/// costs no Argon2 work.
-fn eligible_for_temporary_password(actor: &AccountRecord, account: &AccountRecord) -> Result<()> {
-    admit_core::authz::authorize(
-        actor,
-        admit_core::authz::Action::IssueTemporaryPassword,
-        &admit_core::authz::Target::new(account.kind, &account.grants, false),
-    )?;
-    if !account.is_available() {
-        return Err(AdmitError::AccountUnavailable);
-    }
-    if account.email.is_none() {
-        return Err(AdmitError::NoEmail);
-    }
-    Ok(())
-}
