@@ -7,7 +7,7 @@ mod support_decide;
 use std::collections::HashSet;
 
 use admit_core::decide::{self, Decision, DecisionError, ProfileChange, StatusChange};
-use admit_core::{AccountRecord, AccountWrite, Email, ForbiddenReason, MailSecret, StatusEvent, TokenPurpose, token};
+use admit_core::{AccountRecord, AccountWrite, Email, ForbiddenReason, StatusEvent, TokenPurpose, token};
 use support_decide::*;
 use time::Duration;
 
@@ -46,13 +46,7 @@ fn every_decision(
         ("set_password", decide::set_password(&mut fx.ctx(), actor, account, hash(52), true)),
         (
             "temporary_password",
-            decide::issue_temporary_password(
-                &mut fx.ctx(),
-                actor,
-                account,
-                MailSecret::new("Tmp-Sweep-Secret"),
-                hash(53),
-            ),
+            decide::issue_temporary_password(&mut fx.ctx(), actor, account),
         ),
         ("own_password", decide::change_own_password(&mut fx.ctx(), account, hash(54))),
         ("sign_in", Ok(decide::sign_in(&mut fx.ctx(), account, Some(hash(55))))),
