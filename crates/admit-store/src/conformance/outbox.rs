@@ -84,7 +84,7 @@ pub async fn outbox_claim_hands_out_due_mails_oldest_first(store: Arc<dyn Store>
     let expected: Vec<MailRecord> = mails
         .iter()
         .map(|m| {
-            let mut m = m.clone();
+            let mut m = scrubbed(m);
             m.attempts = 1;
             m.lease = Some(Lease { owner: "dispatcher-a".to_owned(), until: now + lease });
             m
@@ -92,8 +92,8 @@ pub async fn outbox_claim_hands_out_due_mails_oldest_first(store: Arc<dyn Store>
         .collect();
     assert_eq!(
         claimed, expected,
-        "contract: claim_mails returns every due mail oldest first, whole with its secret, with the lease (owner, \
-         now + lease) and attempts + 1"
+        "contract: claim_mails returns every due mail oldest first, whole with its intent (never a secret), with \
+         the lease (owner, now + lease) and attempts + 1"
     );
     let again = claim_ok(&store, claim("dispatcher-b", now, lease, 10)).await;
     assert!(again.is_empty(), "contract: while a lease holds, no other claimer receives the mail");
