@@ -842,108 +842,145 @@ impl This {
         Ok(())
     }
 
-    /// Arms (or supersedes) one claimed mail inside the arming transaction. Locks in the
-    /// order commits take them (account, token, outbox row), so the two never deadlock on
-    /// one account.
-    async fn arm_one(
+    /// Rows of `sql` (ending in `IN (`) for `keys`, in `IN_CHUNK` lists; `tail` follows the
+    /// closing parenthesis (an `ORDER BY` and a lock clause).
+    async fn rows_in(&self, tx: &mut Conn, sql: &str, keys: &[Vec<u8>], tail: &str) -> Result<Vec<DbRow>> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(IN_CHUNK) {
+            let full = format!("{sql}{}){tail}", placeholders(1, chunk.len()));
+            let query = chunk.iter().fold(q(full), |query, key| query.bind(key.clone()));
+            out.extend(query.fetch_all(&mut *tx).await.map_err(backend)?);
+        }
+        Ok(out)
+    }
+
+    /// Arms a batch of claimed mails in the caller's transaction: reads the mails, then
+    /// locks their accounts, their reserved tokens and finally the mail rows (the order
+    /// commits take them, so the two never deadlock), decides each mail with the shared
+    /// checks, and writes the verifier hashes in one statement per chunk.
+    async fn arm_in(
         &self,
         tx: &mut Conn,
         owner: &str,
         at: Timestamp,
-        arming: &admit_store::MailArming,
-    ) -> Result<admit_store::ArmOutcome> {
+        arms: &[admit_store::MailArming],
+    ) -> Result<Vec<admit_store::ArmOutcome>> {
+        use admit_core::MailIntent;
         use admit_store::{ArmOutcome, ArmedSecret};
         let p = &self.prefix;
-        let id = arming.mail.to_bytes().to_vec();
-        let mail_sql = format!(
-            "SELECT account_id, status, lease_owner, intent_kind, intent_selector, intent_epoch FROM {p}outbox \
-             WHERE id = $1"
-        );
-        let Some(row) = q(mail_sql.clone()).bind(id.clone()).fetch_optional(&mut *tx).await.map_err(backend)? else {
-            return Ok(ArmOutcome::LeaseLost);
-        };
-        let account_id = get::<Option<Vec<u8>>>(&row, "account_id")?;
-        let intent = intent_from_row(&row)?;
-        let account = match &account_id {
-            Some(account_id) => {
-                let sql =
-                    format!("SELECT {} FROM {p}accounts WHERE id = $1{}", cols(&ACCOUNT_COLS, ""), dialect::FOR_UPDATE);
-                let row = q(sql).bind(account_id.clone()).fetch_optional(&mut *tx).await.map_err(backend)?;
-                row.as_ref().map(|r| account_from_row(r, Vec::new())).transpose()?
+        let mut ids: Vec<Vec<u8>> = arms.iter().map(|a| a.mail.to_bytes().to_vec()).collect();
+        ids.sort();
+        ids.dedup();
+        let mail_cols = "id, account_id, status, lease_owner, intent_kind, intent_selector, intent_epoch";
+        let mail_sql = format!("SELECT {mail_cols} FROM {p}outbox WHERE id IN (");
+        // First read, unlocked: which accounts and tokens to lock.
+        let first = self.rows_in(tx, &mail_sql, &ids, "").await?;
+        let mut account_ids = Vec::new();
+        let mut selectors = Vec::new();
+        for row in &first {
+            if let Some(account) = get::<Option<Vec<u8>>>(row, "account_id")? {
+                account_ids.push(account);
             }
-            None => None,
-        };
-        let token = match intent {
-            Some(admit_core::MailIntent::Link { selector, .. }) => {
-                let sql =
-                    format!("SELECT {} FROM {p}tokens WHERE selector = $1{}", cols(&TOKEN_COLS, ""), dialect::FOR_UPDATE);
-                let row = q(sql).bind(selector.to_bytes().to_vec()).fetch_optional(&mut *tx).await.map_err(backend)?;
-                row.as_ref().map(token_from_row).transpose()?
+            if let Some(MailIntent::Link { selector, .. }) = intent_from_row(row)? {
+                selectors.push(selector.to_bytes().to_vec());
             }
-            _ => None,
-        };
-        // The mail row last, locked, and read again: a cancellation committed meanwhile shows.
-        let Some(row) = q(format!("{mail_sql}{}", dialect::FOR_UPDATE))
-            .bind(id.clone())
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(backend)?
-        else {
-            return Ok(ArmOutcome::LeaseLost);
-        };
-        let status = get::<String>(&row, "status")?;
-        let lease_owner = get::<Option<String>>(&row, "lease_owner")?;
-        if status != "pending" || lease_owner.as_deref() != Some(owner) || intent_from_row(&row)? != intent {
-            return Ok(ArmOutcome::LeaseLost);
         }
-        let checked = match (intent, &arming.secret) {
-            (Some(admit_core::MailIntent::Link { selector, purpose }), ArmedSecret::Link(hash)) => {
-                match admit_store::arming::check_link(token.as_ref(), purpose, account.as_ref(), at) {
-                    Ok(()) => {
-                        q(format!("UPDATE {p}tokens SET verifier_hash = $1 WHERE selector = $2"))
-                            .bind(hash.to_bytes().to_vec())
-                            .bind(selector.to_bytes().to_vec())
-                            .execute(&mut *tx)
-                            .await
-                            .map_err(backend)?;
-                        Ok(())
-                    }
-                    Err(reason) => Err(reason),
+        account_ids.sort();
+        account_ids.dedup();
+        selectors.sort();
+        selectors.dedup();
+        let lock = dialect::FOR_UPDATE;
+        let account_sql = format!("SELECT {} FROM {p}accounts WHERE id IN (", cols(&ACCOUNT_COLS, ""));
+        let mut accounts: HashMap<AccountId, AccountRecord> = HashMap::new();
+        for row in self.rows_in(tx, &account_sql, &account_ids, &format!(" ORDER BY id{lock}")).await? {
+            let account = account_from_row(&row, Vec::new())?;
+            accounts.insert(account.id, account);
+        }
+        let token_sql = format!("SELECT {} FROM {p}tokens WHERE selector IN (", cols(&TOKEN_COLS, ""));
+        let mut tokens: HashMap<TokenSelector, TokenRecord> = HashMap::new();
+        for row in self.rows_in(tx, &token_sql, &selectors, &format!(" ORDER BY selector{lock}")).await? {
+            let token = token_from_row(&row)?;
+            tokens.insert(token.selector, token);
+        }
+        // The mail rows last, locked, read again: a cancellation committed meanwhile shows.
+        let mut mails: HashMap<MailId, (bool, Option<MailIntent>, Option<AccountId>)> = HashMap::new();
+        for row in self.rows_in(tx, &mail_sql, &ids, &format!(" ORDER BY id{lock}")).await? {
+            let id = codec::mail_id(&get::<Vec<u8>>(&row, "id")?)?;
+            let held = get::<String>(&row, "status")? == "pending"
+                && get::<Option<String>>(&row, "lease_owner")?.as_deref() == Some(owner);
+            let account =
+                get::<Option<Vec<u8>>>(&row, "account_id")?.map(|a| codec::account_id(&a)).transpose()?;
+            mails.insert(id, (held, intent_from_row(&row)?, account));
+        }
+        let mut outcomes = Vec::with_capacity(arms.len());
+        let mut verifiers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut passwords: Vec<(Vec<u8>, String)> = Vec::new();
+        let mut superseded: Vec<(Vec<u8>, String)> = Vec::new();
+        for arming in arms {
+            let Some((true, intent, account_id)) = mails.get(&arming.mail).cloned() else {
+                outcomes.push(ArmOutcome::LeaseLost);
+                continue;
+            };
+            let checked = match (intent, &arming.secret) {
+                (Some(MailIntent::Link { selector, purpose }), ArmedSecret::Link(hash)) => {
+                    let token = tokens.get(&selector);
+                    let account = account_id.or(token.map(|t| t.account_id)).and_then(|id| accounts.get(&id));
+                    admit_store::arming::check_link(token, purpose, account, at).map(|()| {
+                        verifiers.push((selector.to_bytes().to_vec(), hash.to_bytes().to_vec()));
+                    })
+                }
+                (Some(MailIntent::TemporaryPassword { credential_epoch }), ArmedSecret::TemporaryPassword(hash)) => {
+                    let account = account_id.and_then(|id| accounts.get(&id));
+                    admit_store::arming::check_temporary_password(account, credential_epoch).map(|()| {
+                        if let Some(id) = account_id {
+                            passwords.push((id.to_bytes().to_vec(), hash.as_phc().to_owned()));
+                        }
+                    })
+                }
+                _ => Err(admit_store::arming::MISMATCH.to_owned()),
+            };
+            // A mail settled here is not armed twice by a repeated id in the same batch.
+            if let Some(entry) = mails.get_mut(&arming.mail) {
+                entry.0 = false;
+            }
+            match checked {
+                Ok(()) => outcomes.push(ArmOutcome::Armed),
+                Err(reason) => {
+                    superseded.push((arming.mail.to_bytes().to_vec(), reason.clone()));
+                    outcomes.push(ArmOutcome::Superseded(reason));
                 }
             }
-            (
-                Some(admit_core::MailIntent::TemporaryPassword { credential_epoch }),
-                ArmedSecret::TemporaryPassword(hash),
-            ) => match admit_store::arming::check_temporary_password(account.as_ref(), credential_epoch) {
-                Ok(()) => {
-                    q(format!("UPDATE {p}accounts SET password_hash = $1, version = version + 1 WHERE id = $2"))
-                        .bind(hash.as_phc().to_owned())
-                        .bind(account_id.clone())
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(backend)?;
-                    Ok(())
-                }
-                Err(reason) => Err(reason),
-            },
-            _ => Err(admit_store::arming::MISMATCH.to_owned()),
-        };
-        match checked {
-            Ok(()) => Ok(ArmOutcome::Armed),
-            Err(reason) => {
-                q(format!(
-                    "UPDATE {p}outbox SET status = 'superseded', failed_at = $1, last_error = $2, lease_owner = NULL, \
-                     lease_until = NULL WHERE id = $3"
-                ))
-                .bind(ts(at))
-                .bind(reason.clone())
-                .bind(id)
+        }
+        for chunk in verifiers.chunks(chunk_rows(2)) {
+            let sql = format!(
+                "UPDATE {p}tokens SET verifier_hash = v.column2 FROM (VALUES {}) AS v \
+                 WHERE {p}tokens.selector = v.column1",
+                value_rows(chunk.len(), 2)
+            );
+            let query = chunk.iter().fold(q(sql), |query, (s, h)| query.bind(s.clone()).bind(h.clone()));
+            query.execute(&mut *tx).await.map_err(backend)?;
+        }
+        for (account, phc) in passwords {
+            q(format!("UPDATE {p}accounts SET password_hash = $1, version = version + 1 WHERE id = $2"))
+                .bind(phc)
+                .bind(account)
                 .execute(&mut *tx)
                 .await
                 .map_err(backend)?;
-                Ok(ArmOutcome::Superseded(reason))
-            }
         }
+        for (id, reason) in superseded {
+            q(format!(
+                "UPDATE {p}outbox SET status = 'superseded', failed_at = $1, last_error = $2, lease_owner = NULL, \
+                 lease_until = NULL WHERE id = $3"
+            ))
+            .bind(ts(at))
+            .bind(reason)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        Ok(outcomes)
     }
 
     /// Inserts tokens; each first revokes the live (unused, unrevoked, unexpired) tokens of the same account and purpose
@@ -1170,10 +1207,7 @@ impl Store for This {
             return Ok(Vec::new());
         }
         let mut tx = dialect::begin(&self.pool).await.map_err(backend)?;
-        let mut outcomes = Vec::with_capacity(arms.len());
-        for arming in arms {
-            outcomes.push(self.arm_one(&mut tx, owner, at, arming).await?);
-        }
+        let outcomes = self.arm_in(&mut tx, owner, at, arms).await?;
         tx.commit().await.map_err(backend)?;
         Ok(outcomes)
     }
