@@ -16,8 +16,8 @@ use crate::token;
 use crate::{
     AccountId, AccountKind, AccountRecord, AccountStatus, AccountWrite, AuditAction, AuditId, AuditRecord, ChangeSet,
     CredentialEpoch, Email, FullName, Grant, Labels, Lifecycle, Locale, MailCancellation, MailId, MailIntent, MailKind,
-    MailParams, MailRecord, MailStatus, PasswordHash, Phone, RevokeReason, Scope, StatusEvent, Timestamp, TokenConsumption,
-    TokenPurpose, TokenRecord, TokenRevocation, TransitionError,
+    MailParams, MailRecord, MailStatus, PasswordHash, Phone, RevokeReason, Scope, StatusEvent, Timestamp,
+    TokenConsumption, TokenPurpose, TokenRecord, TokenRevocation, TransitionError,
 };
 
 /// Renders a mail's subject line at enqueue time (the journal filters on it). The
@@ -317,7 +317,8 @@ fn reserve<R: CryptoRng + ?Sized>(
     account: &AccountRecord,
     purpose: TokenPurpose,
 ) -> (TokenRecord, MailIntent) {
-    let record = token::reserve(ctx.rng, account.id, purpose, account.credential_epoch, ctx.now, ctx.rules.ttl(purpose));
+    let record =
+        token::reserve(ctx.rng, account.id, purpose, account.credential_epoch, ctx.now, ctx.rules.ttl(purpose));
     let intent = MailIntent::Link { selector: record.selector, purpose };
     (record, intent)
 }
@@ -432,13 +433,7 @@ fn invitation<R: CryptoRng + ?Sized>(
     let mut change = ChangeSet::new();
     change.mails.push(mail(ctx, &next, &to, kind, Some(intent), Some(reserved.expires_at), None));
     let action = if first { AuditAction::InvitationSent } else { AuditAction::InvitationResent };
-    change.audit.push(audit(
-        ctx,
-        Some(actor.id),
-        action,
-        Some(next.id),
-        format!("expires_at={}", reserved.expires_at),
-    ));
+    change.audit.push(audit(ctx, Some(actor.id), action, Some(next.id), format!("expires_at={}", reserved.expires_at)));
     change.tokens.push(reserved);
     Ok((next, change))
 }
@@ -537,7 +532,7 @@ pub fn request_reset<R: CryptoRng + ?Sized>(
         }
         None => {
             // Same randomness as a real reservation, thrown away.
-            let decoy = token::reserve(
+            let _decoy = token::reserve(
                 ctx.rng,
                 AccountId::from_bytes([0; 16]),
                 TokenPurpose::PasswordReset,
@@ -545,7 +540,6 @@ pub fn request_reset<R: CryptoRng + ?Sized>(
                 ctx.now,
                 ctx.rules.reset_ttl,
             );
-            drop(decoy);
             let mut change = ChangeSet::new();
             change.audit.push(audit(ctx, None, AuditAction::PasswordResetRequested, None, detail));
             Decision { change, account: None, events: Vec::new() }

@@ -172,7 +172,9 @@ impl MailStatus {
 
     /// Parses [`MailStatus::as_str`]'s output.
     pub fn from_name(name: &str) -> Option<MailStatus> {
-        [MailStatus::Pending, MailStatus::Sent, MailStatus::Failed, MailStatus::Superseded].into_iter().find(|s| s.as_str() == name)
+        [MailStatus::Pending, MailStatus::Sent, MailStatus::Failed, MailStatus::Superseded]
+            .into_iter()
+            .find(|s| s.as_str() == name)
     }
 }
 

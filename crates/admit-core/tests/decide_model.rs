@@ -13,8 +13,7 @@ use admit_core::authz::is_acting_platform_administrator;
 use admit_core::decide::{self, Decision, NewAccount, ProfileChange, StatusChange};
 use admit_core::{
     AccountId, AccountKind, AccountRecord, AccountWrite, AuditId, ChangeSet, Email, FullName, Grant, Labels, Lifecycle,
-    Locale, MailId, MailKind, RevokeReason, Role, Timestamp, TokenPurpose, TokenRecord, TokenSelector,
-    token,
+    Locale, MailId, MailKind, RevokeReason, Role, Timestamp, TokenPurpose, TokenRecord, TokenSelector, token,
 };
 use proptest::prelude::*;
 use support_decide::*;
@@ -412,7 +411,9 @@ fn step(model: &mut Model, rng: &mut Fx, op: &Op) {
         for (id, epoch) in temporary {
             let hash = model.next_hash();
             let account = model.accounts.get_mut(&id).expect("the account exists");
-            assert!(account.must_change_password && account.credential_epoch == epoch && account.password_hash.is_none());
+            assert!(
+                account.must_change_password && account.credential_epoch == epoch && account.password_hash.is_none()
+            );
             account.password_hash = Some(hash);
             account.version += 1;
         }

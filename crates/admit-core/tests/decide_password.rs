@@ -5,8 +5,8 @@ mod support_decide;
 
 use admit_core::decide::{self, AccountEvent, Decision, DecisionError};
 use admit_core::{
-    AccountRecord, AccountStatus, AuditAction, ForbiddenReason, Lifecycle, MailKind, RevokeReason,
-    TokenPurpose, TokenRevocation,
+    AccountRecord, AccountStatus, AuditAction, ForbiddenReason, Lifecycle, MailKind, RevokeReason, TokenPurpose,
+    TokenRevocation,
 };
 use support_decide::*;
 

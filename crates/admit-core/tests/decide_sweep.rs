@@ -44,10 +44,7 @@ fn every_decision(
         ("complete_reset", decide::complete_link(&mut fx.ctx(), &link, account, hash(50))),
         ("complete_invitation", decide::complete_link(&mut fx.ctx(), &invitation, account, hash(51))),
         ("set_password", decide::set_password(&mut fx.ctx(), actor, account, hash(52), true)),
-        (
-            "temporary_password",
-            decide::issue_temporary_password(&mut fx.ctx(), actor, account),
-        ),
+        ("temporary_password", decide::issue_temporary_password(&mut fx.ctx(), actor, account)),
         ("own_password", decide::change_own_password(&mut fx.ctx(), account, hash(54))),
         ("sign_in", Ok(decide::sign_in(&mut fx.ctx(), account, Some(hash(55))))),
         ("change_email", decide::change_email(&mut fx.ctx(), actor, account, new_email, None)),

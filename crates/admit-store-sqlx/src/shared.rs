@@ -123,6 +123,9 @@ fn chunk_rows(cols: usize) -> usize {
 /// Tokens replaced at one instant for one purpose: (`created_at` of the new tokens, purpose).
 type ReplaceGroup = (i64, &'static str);
 
+/// Mails cancelled at one instant for one reason: (`at`, journal reason).
+type CancelGroup = (i64, String);
+
 /// Ids per `IN (…)` list.
 const IN_CHUNK: usize = 500;
 
@@ -396,7 +399,9 @@ fn intent_from_row(row: &DbRow) -> Result<Option<admit_core::MailIntent>> {
         Some("temporary_password") => {
             let epoch = get::<Option<i64>>(row, "intent_epoch")?
                 .ok_or_else(|| StoreError::Corrupt("mail intent without epoch".to_owned()))?;
-            Some(MailIntent::TemporaryPassword { credential_epoch: admit_core::CredentialEpoch(codec::i64_to_u64(epoch)) })
+            Some(MailIntent::TemporaryPassword {
+                credential_epoch: admit_core::CredentialEpoch(codec::i64_to_u64(epoch)),
+            })
         }
         Some(_) => return Err(StoreError::Corrupt("mail intent kind".to_owned())),
     })
@@ -817,7 +822,7 @@ impl This {
     /// (instant, reason) into `IN (…)` lists.
     async fn cancel_mails(&self, tx: &mut Conn, cancellations: &[admit_core::MailCancellation]) -> Result<()> {
         let p = &self.prefix;
-        let mut groups: Vec<((i64, String), Vec<Vec<u8>>)> = Vec::new();
+        let mut groups: Vec<(CancelGroup, Vec<Vec<u8>>)> = Vec::new();
         for c in cancellations {
             let key = (ts(c.at), admit_core::MailCancellation::journal_reason(c.reason));
             match groups.iter_mut().find(|(k, _)| *k == key) {
@@ -908,8 +913,7 @@ impl This {
             let id = codec::mail_id(&get::<Vec<u8>>(&row, "id")?)?;
             let held = get::<String>(&row, "status")? == "pending"
                 && get::<Option<String>>(&row, "lease_owner")?.as_deref() == Some(owner);
-            let account =
-                get::<Option<Vec<u8>>>(&row, "account_id")?.map(|a| codec::account_id(&a)).transpose()?;
+            let account = get::<Option<Vec<u8>>>(&row, "account_id")?.map(|a| codec::account_id(&a)).transpose()?;
             mails.insert(id, (held, intent_from_row(&row)?, account));
         }
         let mut outcomes = Vec::with_capacity(arms.len());
@@ -1192,7 +1196,7 @@ impl Store for This {
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        let mut mails = rows.iter().map(|r| mail_from_row(r)).collect::<Result<Vec<_>>>()?;
+        let mut mails = rows.iter().map(mail_from_row).collect::<Result<Vec<_>>>()?;
         mails.sort_by_key(|m| m.id);
         Ok(mails)
     }
@@ -1247,7 +1251,7 @@ impl Store for This {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(|r| mail_from_row(r)).transpose()
+        row.as_ref().map(mail_from_row).transpose()
     }
 
     async fn journal(&self, query: &MailQuery) -> Result<Page<MailRecord, MailId>> {
@@ -1283,7 +1287,7 @@ impl Store for This {
         let lim = w.arg(Arg::I64(i64::try_from(limit).unwrap_or(i64::MAX)));
         let sql = format!("SELECT {} FROM {p}outbox{} ORDER BY id DESC LIMIT {lim}", cols(&MAIL_COLS, ""), w.sql());
         let rows = w.bind(q(sql)).fetch_all(&self.pool).await.map_err(backend)?;
-        let items = rows.iter().map(|r| mail_from_row(r)).collect::<Result<Vec<_>>>()?;
+        let items = rows.iter().map(mail_from_row).collect::<Result<Vec<_>>>()?;
         Ok(page(items, limit, |m| m.id))
     }
 

@@ -63,7 +63,10 @@ pub fn check_link(
 ///
 /// # Errors
 /// The reason the mail is superseded.
-pub fn check_temporary_password(account: Option<&AccountRecord>, epoch: CredentialEpoch) -> Result<(), SupersededReason> {
+pub fn check_temporary_password(
+    account: Option<&AccountRecord>,
+    epoch: CredentialEpoch,
+) -> Result<(), SupersededReason> {
     if let Some(reason) = unavailable(account) {
         return Err(reason);
     }

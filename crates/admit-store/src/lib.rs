@@ -18,8 +18,8 @@ pub use tokio as __tokio;
 #[doc(no_inline)]
 pub use admit_core::{
     AccountId, AccountKind, AccountRecord, AccountStatus, AccountWrite, AuditAction, AuditId, AuditRecord, ChangeSet,
-    EmailKey, MailCancellation, MailId, MailIntent, MailKind, MailRecord, MailStatus, PasswordHash, RevokeReason,
-    Role, Scope, Timestamp, TokenConsumption, TokenPurpose, TokenRecord, TokenRevocation, TokenSelector, VerifierHash,
+    EmailKey, MailCancellation, MailId, MailIntent, MailKind, MailRecord, MailStatus, PasswordHash, RevokeReason, Role,
+    Scope, Timestamp, TokenConsumption, TokenPurpose, TokenRecord, TokenRevocation, TokenSelector, VerifierHash,
 };
 pub mod arming;
 pub use memory::MemoryStore;

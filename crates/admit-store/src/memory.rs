@@ -90,8 +90,14 @@ struct State {
 
 /// What a commit changed, to put back if a later part fails.
 enum Undo {
-    Account { id: AccountId, previous: Option<Box<AccountRecord>> },
-    Token { selector: TokenSelector, previous: Option<(u64, TokenRecord)> },
+    Account {
+        id: AccountId,
+        previous: Option<Box<AccountRecord>>,
+    },
+    Token {
+        selector: TokenSelector,
+        previous: Option<(u64, TokenRecord)>,
+    },
     Mail(MailId),
     /// A mail changed in place (cancelled): its previous state.
     MailState(Box<MailRecord>),
@@ -346,14 +352,15 @@ impl State {
                     }
                 })
             }
-            (Some(admit_core::MailIntent::TemporaryPassword { credential_epoch }), ArmedSecret::TemporaryPassword(hash)) => {
-                crate::arming::check_temporary_password(account, credential_epoch).map(|()| {
-                    if let Some(account) = account_id.and_then(|id| self.accounts.get_mut(&id)) {
-                        account.password_hash = Some(hash.clone());
-                        account.version += 1;
-                    }
-                })
-            }
+            (
+                Some(admit_core::MailIntent::TemporaryPassword { credential_epoch }),
+                ArmedSecret::TemporaryPassword(hash),
+            ) => crate::arming::check_temporary_password(account, credential_epoch).map(|()| {
+                if let Some(account) = account_id.and_then(|id| self.accounts.get_mut(&id)) {
+                    account.password_hash = Some(hash.clone());
+                    account.version += 1;
+                }
+            }),
             _ => Err(crate::arming::MISMATCH.to_owned()),
         };
         match checked {

@@ -30,8 +30,8 @@ use std::time::Duration as StdDuration;
 use admit_core::{MailIntent, MailRecord, MailSecret, Timestamp};
 use admit_mail::{MailContext, Mailbox, Message};
 use admit_store::{ArmOutcome, ArmedSecret, MailArming, MailClaim, Store, StoreError};
-use secrecy::ExposeSecret;
 use rand::RngExt;
+use secrecy::ExposeSecret;
 use time::Duration;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -178,8 +178,9 @@ impl Dispatcher {
         if mail.kind.carries_secret() && mail.params.secret.is_none() {
             // Only a mail enqueued before the outbox kept intents (its secret was erased by
             // the migration) gets here: there is nothing to send; issue it again.
-            return Err("no secret to send (mail enqueued before secrets were minted at dispatch); issue it again"
-                .to_owned());
+            return Err(
+                "no secret to send (mail enqueued before secrets were minted at dispatch); issue it again".to_owned()
+            );
         }
         let context = MailContext::from_params(mail.kind, &mail.params);
         let rendered =
@@ -309,7 +310,9 @@ impl Dispatcher {
         }
         let outcomes = inner.store.arm_mails(owner, self.admit.now(), &arms).await?;
         if outcomes.len() != to_arm.len() {
-            return Err(AdmitError::Store(StoreError::Corrupt("arm_mails returned the wrong number of outcomes".into())));
+            return Err(AdmitError::Store(StoreError::Corrupt(
+                "arm_mails returned the wrong number of outcomes".into(),
+            )));
         }
         for ((mut mail, secret), outcome) in to_arm.into_iter().zip(secrets).zip(outcomes) {
             match outcome {

@@ -24,8 +24,8 @@ use admit_core::password::{PasswordHasher, PasswordPolicy};
 use admit_core::{AccountId, AccountRecord, Clock, EmailPolicy, Locale, MailKind, MailParams, PasswordHash, Timestamp};
 use admit_mail::{MailContext, Templates, Transport};
 use admit_store::Store;
-use secrecy::SecretString;
 use hmac::{KeyInit, Mac};
+use secrecy::SecretString;
 use sha2::Sha256;
 use tokio::sync::{Semaphore, broadcast};
 

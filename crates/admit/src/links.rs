@@ -86,8 +86,11 @@ fn failure(reason: LinkFailure) -> LinkError {
 impl Admit {
     async fn link_failures_exceeded(&self, requester: &str) -> Result<bool> {
         let limit = self.inner.rate_limits.link_failures_per_requester;
-        let count =
-            self.inner.store.rate_limit_count(&format!("link:{}", self.digest(requester)), limit.per, self.now()).await?;
+        let count = self
+            .inner
+            .store
+            .rate_limit_count(&format!("link:{}", self.digest(requester)), limit.per, self.now())
+            .await?;
         Ok(count >= u64::from(limit.count))
     }
 
@@ -283,7 +286,8 @@ impl Admit {
             .await?;
         let account = store.account_by_email(email.key()).await?;
         let throttled = !(per_email.allowed && per_requester.allowed);
-        let requester = if throttled { format!("{} throttled", self.digest(requester)) } else { self.digest(requester) };
+        let requester =
+            if throttled { format!("{} throttled", self.digest(requester)) } else { self.digest(requester) };
         let candidate = if throttled { None } else { account.as_ref() };
         let decision = self.decide(|ctx| decide::request_reset(ctx, candidate, &requester));
         self.commit(decision).await?;
@@ -478,4 +482,3 @@ impl Admit {
         Ok(())
     }
 }
-

@@ -32,9 +32,14 @@ use time::Duration;
 /// A store under test and what is needed to read its bytes.
 enum Backend {
     Memory,
-    Sqlite { _dir: tempfile::TempDir, path: PathBuf },
+    Sqlite {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    },
     #[cfg(feature = "postgres")]
-    Postgres { schema: String },
+    Postgres {
+        schema: String,
+    },
 }
 
 impl Backend {
@@ -174,7 +179,10 @@ async fn postgres_dump(schema: &str, since: std::time::SystemTime) -> Snapshot {
         for entry in entries.flatten() {
             let recent = entry.metadata().and_then(|m| m.modified()).is_ok_and(|m| m >= since);
             if recent && entry.file_type().is_ok_and(|t| t.is_file()) {
-                out.push((format!("pg_wal/{}", entry.file_name().to_string_lossy()), std::fs::read(entry.path()).unwrap()));
+                out.push((
+                    format!("pg_wal/{}", entry.file_name().to_string_lossy()),
+                    std::fs::read(entry.path()).unwrap(),
+                ));
             }
         }
     }
@@ -198,7 +206,7 @@ fn forms(secrets: &Secrets) -> Vec<(String, Vec<u8>)> {
         out.push((format!("token {token}"), token.as_bytes().to_vec()));
         out.push(("token body".into(), body.as_bytes().to_vec()));
         // Characters 22.. of the body encode verifier bits only.
-        out.push(("token verifier text".into(), body[22..].as_bytes().to_vec()));
+        out.push(("token verifier text".into(), body.as_bytes()[22..].to_vec()));
         out.push(("verifier bytes".into(), verifier.to_vec()));
         out.push(("verifier hex".into(), hex(verifier).into_bytes()));
         out.push(("verifier base64".into(), b64.encode(verifier).into_bytes()));
@@ -275,7 +283,10 @@ fn mail_to<'a>(sent: &'a [Message], address: &str) -> &'a Message {
 // A copy of the store opens nothing.
 
 async fn a_copy_opens_nothing((store, backend): (Arc<dyn Store>, Backend)) {
-    let started = std::time::SystemTime::now();
+    // The instant the test began, as the file system stamps it (WAL segments modified since
+    // are scanned): the modification time of a file created now.
+    let stamp = tempfile::NamedTempFile::new().unwrap();
+    let started = stamp.as_file().metadata().unwrap().modified().unwrap();
     let w = World::new(store.clone()).await;
     let grant = collaborator_of("p1");
     let bob = w.active_member("bob@example.org", "Bob", grant.clone(), "green apple orchard at dawn").await;
@@ -307,7 +318,8 @@ async fn a_copy_opens_nothing((store, backend): (Arc<dyn Store>, Backend)) {
     // store does hold (an address) in its bytes (in the relation files too, for PostgreSQL).
     let mails: Snapshot = sent.iter().map(|m| (m.message_id().to_owned(), m.text().as_bytes().to_vec())).collect();
     let in_mails = find(&mails, &needles);
-    for (what, _) in needles.iter().filter(|(w, _)| !w.contains("base64") && !w.contains("hex") && !w.contains("bytes")) {
+    for (what, _) in needles.iter().filter(|(w, _)| !w.contains("base64") && !w.contains("hex") && !w.contains("bytes"))
+    {
         assert!(in_mails.iter().any(|f| f.starts_with(what.as_str())), "control: {what} is found in the mails");
     }
     let address = vec![("address".to_owned(), b"carl@example.org".to_vec())];
@@ -338,11 +350,21 @@ async fn a_copy_opens_nothing((store, backend): (Arc<dyn Store>, Backend)) {
     // And the mailed secrets work.
     let phrase = |s: &str| password(s);
     w.admit
-        .accept_invitation(&secrets.tokens[0], phrase("ann's new long phrase"), phrase("ann's new long phrase"), REQUESTER)
+        .accept_invitation(
+            &secrets.tokens[0],
+            phrase("ann's new long phrase"),
+            phrase("ann's new long phrase"),
+            REQUESTER,
+        )
         .await
         .expect("the mailed invitation link works");
-    for (token, pw) in [(&secrets.tokens[1], "amber lantern over hills"), (&secrets.tokens[2], "silver kettle in winter")] {
-        w.admit.complete_password_reset(token, phrase(pw), phrase(pw), REQUESTER).await.expect("the mailed reset link works");
+    for (token, pw) in
+        [(&secrets.tokens[1], "amber lantern over hills"), (&secrets.tokens[2], "silver kettle in winter")]
+    {
+        w.admit
+            .complete_password_reset(token, phrase(pw), phrase(pw), REQUESTER)
+            .await
+            .expect("the mailed reset link works");
     }
     for (address, pw) in [("dan@example.org", &secrets.passwords[0]), ("eve@example.org", &secrets.passwords[1])] {
         let signed = w.admit.verify_password(address, phrase(pw)).await.expect("the mailed temporary password works");
@@ -425,14 +447,17 @@ async fn change_email_cancels_a_mail_claimed_but_not_yet_armed() {
     let id = w.member("dna@exmaple.org", "Dan", collaborator_of("p1"), Invite::Later).await;
     w.admit.issue_temporary_password(w.admin, id).await.unwrap();
     // A dispatcher claims it ...
-    let claim = admit::store::MailClaim { owner: "d1".into(), now: w.clock.now_ts(), lease: Duration::minutes(5), limit: 10 };
+    let claim =
+        admit::store::MailClaim { owner: "d1".into(), now: w.clock.now_ts(), lease: Duration::minutes(5), limit: 10 };
     let claimed = store.claim_mails(&claim).await.unwrap();
     assert_eq!(claimed.len(), 1);
     // ... the address is corrected ...
     w.admit.change_email(w.admin, id, "dan@example.org").await.unwrap();
     // ... and its arming is refused: the mail is no longer its to send.
-    let hash = admit::core::PasswordHash::from_phc("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into());
-    let arming = admit::store::MailArming { mail: claimed[0].id, secret: admit::store::ArmedSecret::TemporaryPassword(hash) };
+    let hash =
+        admit::core::PasswordHash::from_phc("$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into());
+    let arming =
+        admit::store::MailArming { mail: claimed[0].id, secret: admit::store::ArmedSecret::TemporaryPassword(hash) };
     let outcome = store.arm_mails("d1", w.clock.now_ts(), &[arming]).await.unwrap();
     assert_eq!(outcome, vec![admit::store::ArmOutcome::LeaseLost]);
     assert!(store.account(id).await.unwrap().unwrap().password_hash.is_none(), "nothing armed");
@@ -465,13 +490,22 @@ async fn a_link_revoked_or_expired_before_dispatch_is_superseded_not_sent() {
     // Revoked: the password changed (an administrator set it) before the reset link went.
     let bob = w.active_member("bob@example.org", "Bob", grant.clone(), "green apple orchard at dawn").await;
     w.admit.send_password_reset(w.admin, bob).await.unwrap();
-    w.admit.set_password(w.admin, bob, password("an admin's long phrase"), password("an admin's long phrase"), true).await.unwrap();
+    w.admit
+        .set_password(w.admin, bob, password("an admin's long phrase"), password("an admin's long phrase"), true)
+        .await
+        .unwrap();
     let sent = w.deliver().await;
     assert!(sent.iter().all(|m| m.kind() == Some("password_changed")), "only the notice goes");
     let ann_mail = &journal_to(&w, "ann@example.org", MailKind::Invitation).await[0];
-    assert_eq!((ann_mail.status, ann_mail.last_error.as_deref()), (MailStatus::Superseded, Some("link revoked: account disabled")));
+    assert_eq!(
+        (ann_mail.status, ann_mail.last_error.as_deref()),
+        (MailStatus::Superseded, Some("link revoked: account disabled"))
+    );
     let bob_mail = &journal_to(&w, "bob@example.org", MailKind::PasswordReset).await[0];
-    assert_eq!((bob_mail.status, bob_mail.last_error.as_deref()), (MailStatus::Superseded, Some("link revoked: password changed")));
+    assert_eq!(
+        (bob_mail.status, bob_mail.last_error.as_deref()),
+        (MailStatus::Superseded, Some("link revoked: password changed"))
+    );
     // Expired: the reset waited longer than its lifetime (1 hour) for a dispatcher.
     w.admit.request_password_reset("bob@example.org", REQUESTER).await.unwrap();
     w.clock.advance(Duration::hours(1) + Duration::seconds(1));
@@ -540,7 +574,12 @@ async fn crash_between_arm_and_mark_sent(use_first_link: bool) {
     if use_first_link {
         // The person used the first mail before the dispatcher came back.
         w.admit
-            .complete_password_reset(&first_token, password("ann's first new phrase"), password("ann's first new phrase"), REQUESTER)
+            .complete_password_reset(
+                &first_token,
+                password("ann's first new phrase"),
+                password("ann's first new phrase"),
+                REQUESTER,
+            )
             .await
             .expect("the first link worked while it was the armed one");
     }
@@ -563,12 +602,22 @@ async fn crash_between_arm_and_mark_sent(use_first_link: bool) {
     assert_eq!(dead.reason(), admit::core::LinkFailure::WrongVerifier, "the first link is dead");
     let error = w
         .admit
-        .complete_password_reset(&first_token, password("ann's new long phrase"), password("ann's new long phrase"), REQUESTER)
+        .complete_password_reset(
+            &first_token,
+            password("ann's new long phrase"),
+            password("ann's new long phrase"),
+            REQUESTER,
+        )
         .await
         .unwrap_err();
     assert!(matches!(error, CompletionError::InvalidLink(_)));
     w.admit
-        .complete_password_reset(&second_token, password("ann's new long phrase"), password("ann's new long phrase"), REQUESTER)
+        .complete_password_reset(
+            &second_token,
+            password("ann's new long phrase"),
+            password("ann's new long phrase"),
+            REQUESTER,
+        )
         .await
         .expect("the re-sent link works");
 }
@@ -600,6 +649,9 @@ async fn mail_journal_shows_intents_never_secrets_and_the_date_is_the_send_time(
     let token = token_in(&sent[0]).unwrap();
     w.admit.inspect_link(&token, REQUESTER).await.unwrap();
     w.admit.inspect_link(&token, REQUESTER).await.unwrap();
-    w.admit.accept_invitation(&token, password("ann's long phrase 1"), password("ann's long phrase 1"), REQUESTER).await.unwrap();
+    w.admit
+        .accept_invitation(&token, password("ann's long phrase 1"), password("ann's long phrase 1"), REQUESTER)
+        .await
+        .unwrap();
     let _ = id;
 }

@@ -141,12 +141,19 @@ impl Fixtures {
         let secret = kind.carries_secret().then(|| MailSecret::new(format!("https://app.exemple.fr/lien/adm_{id}")));
         let intent = match kind {
             MailKind::Invitation | MailKind::InvitationReminder | MailKind::PasswordReset => {
-                let purpose =
-                    if kind == MailKind::PasswordReset { TokenPurpose::PasswordReset } else { TokenPurpose::Invitation };
-                let selector = token::reserve(&mut self.rng, account.id, purpose, account.credential_epoch, at, Duration::days(7)).selector;
+                let purpose = if kind == MailKind::PasswordReset {
+                    TokenPurpose::PasswordReset
+                } else {
+                    TokenPurpose::Invitation
+                };
+                let selector =
+                    token::reserve(&mut self.rng, account.id, purpose, account.credential_epoch, at, Duration::days(7))
+                        .selector;
                 Some(MailIntent::Link { selector, purpose })
             }
-            MailKind::TemporaryPassword => Some(MailIntent::TemporaryPassword { credential_epoch: account.credential_epoch }),
+            MailKind::TemporaryPassword => {
+                Some(MailIntent::TemporaryPassword { credential_epoch: account.credential_epoch })
+            }
             MailKind::PasswordChanged | MailKind::EmailChanged => None,
         };
         MailRecord {

@@ -12,7 +12,9 @@ use admit::store::conformance::fixtures::Fixtures;
 use admit::store::{MailQuery, Store};
 use admit::{Admit, DispatcherConfig, TestClock};
 use admit_core::mail::{MailParams, MailStatus};
-use admit_core::{AccountRecord, ChangeSet, Clock, Locale, MailIntent, MailKind, MailRecord, Timestamp, TokenPurpose, TokenRecord};
+use admit_core::{
+    AccountRecord, ChangeSet, Clock, Locale, MailIntent, MailKind, MailRecord, Timestamp, TokenPurpose, TokenRecord,
+};
 use time::Duration;
 use tokio::sync::Notify;
 
