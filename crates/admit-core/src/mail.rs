@@ -149,7 +149,7 @@ pub struct MailParams {
 pub enum MailStatus {
     /// Waiting for delivery (first try or a retry).
     Pending,
-    /// Delivered to the transport; secrets scrubbed.
+    /// Delivered to the transport.
     Sent,
     /// Given up, with the reason in [`MailRecord::last_error`].
     Failed,

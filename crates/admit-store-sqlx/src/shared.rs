@@ -861,7 +861,7 @@ impl This {
 
     /// Arms a batch of claimed mails in the caller's transaction: reads the mails, then
     /// locks their accounts, their reserved tokens and finally the mail rows (the order
-    /// commits take them, so the two never deadlock), decides each mail with the shared
+    /// commits take them, so the two never deadlock over one account), decides each mail with the shared
     /// checks, and writes the verifier hashes in one statement per chunk.
     async fn arm_in(
         &self,

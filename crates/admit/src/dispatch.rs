@@ -130,9 +130,10 @@ enum Settled {
 
 /// Delivers the outbox. Build one with [`Admit::dispatcher`].
 ///
-/// Each round claims up to `batch_size` due mails under a fresh random owner id, sends
-/// them `concurrency` at a time, and settles each one: sent (secret scrubbed), retried
-/// later, failed with the reason, or released. Tracing: one `admit.mail` span per attempt
+/// Each round claims up to `batch_size` due mails under a fresh random owner id, mints and
+/// arms their secrets in one store call (superseding the mails whose link or temporary
+/// password no longer holds), sends them `concurrency` at a time, and settles each one:
+/// sent, retried later, failed with the reason, or released. Tracing: one `admit.mail` span per attempt
 /// with the mail id, kind and attempt number only (never the address or the secret), and
 /// one `dispatch round` event with the round's counters.
 #[derive(Debug, Clone)]
