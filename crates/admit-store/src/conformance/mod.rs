@@ -269,11 +269,13 @@ mod tests {
 
     use super::{CASES, TABLE};
 
-    const AREAS: [&str; 10] = [
+    const AREAS: [&str; 12] = [
         "accounts_",
         "tokens_",
         "outbox_",
         "journal_",
+        "arming_",
+        "cancellation_",
         "rate_limit_",
         "audit_",
         "atomicity_",
@@ -286,6 +288,7 @@ mod tests {
     fn written_cases() -> BTreeSet<String> {
         let sources = [
             include_str!("accounts.rs"),
+            include_str!("arming.rs"),
             include_str!("atomicity.rs"),
             include_str!("audit.rs"),
             include_str!("concurrency.rs"),
