@@ -655,3 +655,64 @@ async fn mail_journal_shows_intents_never_secrets_and_the_date_is_the_send_time(
         .unwrap();
     let _ = id;
 }
+
+// ---------------------------------------------------------------------------------------
+// Digests that cannot be reversed without the deployment key.
+
+/// The requester digest of the audit entry of a self-service reset for an unknown address.
+async fn requester_digest(configure: impl FnOnce(admit::AdmitBuilder) -> admit::AdmitBuilder) -> String {
+    let w = World::with(Arc::new(MemoryStore::new()), configure).await;
+    w.admit.request_password_reset("nobody@example.org", "203.0.113.9").await.unwrap();
+    let query = AuditQuery { action: Some(admit::AuditAction::PasswordResetRequested), ..AuditQuery::default() };
+    let entries = w.admit.audit_log(w.admin, query).await.unwrap().items;
+    entries[0].detail.strip_prefix("requester=").expect("requester=<digest>").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requester_and_address_digests_are_keyed_by_the_deployment_key() {
+    use admit::secrecy::SecretSlice;
+    let key = |byte: u8| SecretSlice::from(vec![byte; 32]);
+    let a = requester_digest(|b| b.digest_key(key(1))).await;
+    let again = requester_digest(|b| b.digest_key(key(1))).await;
+    let b = requester_digest(|b| b.digest_key(key(2))).await;
+    let default = requester_digest(|b| b).await;
+    assert_eq!(a, again, "the same key gives the same digest (rate limits hold across hosts)");
+    assert_ne!(a, b, "another key, another digest");
+    assert_eq!(a.len(), 16, "8 bytes in hex: {a}");
+    // Not the unkeyed SHA-256 an attacker could compute by enumerating addresses.
+    use sha2::Digest;
+    let unkeyed: String = sha2::Sha256::digest(b"203.0.113.9").iter().take(8).map(|x| format!("{x:02x}")).collect();
+    for digest in [&a, &b, &default] {
+        assert_ne!(digest, &unkeyed, "digests are keyed");
+    }
+    // The expected HMAC-SHA256, computed independently.
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&[1; 32]).unwrap();
+    mac.update(b"203.0.113.9");
+    let expected: String = mac.finalize().into_bytes().iter().take(8).map(|x| format!("{x:02x}")).collect();
+    assert_eq!(a, expected);
+    // A short key is refused when building.
+    let short = Admit::builder()
+        .store(MemoryStore::new())
+        .transport(admit::CaptureTransport::new())
+        .link_base("https://app.example.org")
+        .digest_key(SecretSlice::from(vec![7; 31]))
+        .build()
+        .unwrap_err();
+    assert_eq!(short, admit::ConfigError::DigestKeyTooShort);
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn embedded_errors_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let error = Admit::embedded(dir.path(), "http://app.example.org").await.unwrap_err();
+    assert!(matches!(error, admit::AdmitError::Config(admit::ConfigError::InvalidLinkBase)), "{error:?}");
+    assert!(error.to_string().contains("link base"), "{error}");
+    assert!(!dir.path().join("admit.db").exists(), "a bad link base is refused before touching the disk");
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    let error = Admit::embedded(file.join("sub"), "https://app.example.org").await.unwrap_err();
+    assert!(matches!(error, admit::AdmitError::Io { what: "embedded directory", .. }), "{error:?}");
+    assert!(error.to_string().contains("cannot be created or opened"), "{error}");
+}
