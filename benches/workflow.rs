@@ -149,6 +149,14 @@ impl Store for TimedStore {
     async fn claim_mails(&self, claim: &MailClaim) -> StoreResult<Vec<MailRecord>> {
         self.timed(self.inner.claim_mails(claim)).await
     }
+    async fn arm_mails(
+        &self,
+        owner: &str,
+        at: Timestamp,
+        arms: &[admit_store::MailArming],
+    ) -> StoreResult<Vec<admit_store::ArmOutcome>> {
+        self.timed(self.inner.arm_mails(owner, at, arms)).await
+    }
     async fn mark_mail_sent(&self, id: MailId, owner: &str, at: Timestamp) -> StoreResult<()> {
         self.timed(self.inner.mark_mail_sent(id, owner, at)).await
     }

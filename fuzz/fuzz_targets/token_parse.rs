@@ -32,7 +32,7 @@ fn record_for(bytes: &[u8; 32]) -> token::TokenRecord {
     let hash: [u8; 32] = Sha256::digest(&bytes[16..]).into();
     token::TokenRecord {
         selector: TokenSelector::from_bytes(selector),
-        verifier_hash: VerifierHash::from_bytes(hash),
+        verifier_hash: Some(VerifierHash::from_bytes(hash)),
         account_id: AccountId::from_bytes([7; 16]),
         purpose: TokenPurpose::PasswordReset,
         credential_epoch: CredentialEpoch(0),
@@ -61,6 +61,11 @@ fn check_text(text: &str) {
             other[31] ^= 1;
             let wrong = record_for(&other);
             let failure = parsed.verify(&wrong, TokenPurpose::PasswordReset, NOW).unwrap_err().reason();
+            assert_eq!(failure, token::LinkFailure::WrongVerifier);
+            // A reserved (unarmed) record opens nothing, whatever the text.
+            let mut reserved = record.clone();
+            reserved.verifier_hash = None;
+            let failure = parsed.verify(&reserved, TokenPurpose::PasswordReset, NOW).unwrap_err().reason();
             assert_eq!(failure, token::LinkFailure::WrongVerifier);
             // Debug shows the selector and nothing of the verifier.
             let hex: String = bytes[..16].iter().map(|b| format!("{b:02x}")).collect();

@@ -66,9 +66,30 @@ pub struct TokenRevocation {
     pub at: Timestamp,
 }
 
+/// Cancels every pending mail of an account that carries a secret (a link or a temporary
+/// password), leased or not: each becomes [`crate::MailStatus::Superseded`] with `reason`.
+/// A mail a dispatcher has claimed but not yet armed is then refused at arming and never
+/// sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailCancellation {
+    /// Whose mails.
+    pub account_id: AccountId,
+    /// Why (kept in the journal as the mail's `last_error`).
+    pub reason: RevokeReason,
+    /// When.
+    pub at: Timestamp,
+}
+
+impl MailCancellation {
+    /// The journal text for a mail cancelled for `reason`.
+    pub fn journal_reason(reason: RevokeReason) -> String {
+        format!("cancelled before sending: {}", reason.as_str().replace('_', " "))
+    }
+}
+
 /// Everything one workflow step writes. Stores apply it in this order, atomically:
 /// the token consumption (precondition), the account writes (version preconditions),
-/// the revocations, the token inserts (each revoking the live token of the same account
+/// the revocations, the mail cancellations, the token inserts (each revoking the live token of the same account
 /// and purpose as [`RevokeReason::Replaced`]), the mails, the audit entries, and finally
 /// the platform-administrator check.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -79,6 +100,8 @@ pub struct ChangeSet {
     pub accounts: Vec<AccountWrite>,
     /// Token revocations.
     pub revocations: Vec<TokenRevocation>,
+    /// Pending secret-carrying mails to cancel.
+    pub cancel_mails: Vec<MailCancellation>,
     /// New tokens.
     pub tokens: Vec<TokenRecord>,
     /// Mails to enqueue in the outbox.
@@ -101,6 +124,7 @@ impl ChangeSet {
         self.consume.is_none()
             && self.accounts.is_empty()
             && self.revocations.is_empty()
+            && self.cancel_mails.is_empty()
             && self.tokens.is_empty()
             && self.mails.is_empty()
             && self.audit.is_empty()
@@ -113,6 +137,7 @@ impl ChangeSet {
         }
         self.accounts.extend(other.accounts);
         self.revocations.extend(other.revocations);
+        self.cancel_mails.extend(other.cancel_mails);
         self.tokens.extend(other.tokens);
         self.mails.extend(other.mails);
         self.audit.extend(other.audit);

@@ -12,12 +12,12 @@ use rand_core::CryptoRng;
 use time::Duration;
 
 use crate::authz::{self, Action, Forbidden, Target};
-use crate::token::{self, IssuedToken};
+use crate::token;
 use crate::{
     AccountId, AccountKind, AccountRecord, AccountStatus, AccountWrite, AuditAction, AuditId, AuditRecord, ChangeSet,
-    CredentialEpoch, Email, FullName, Grant, Labels, Lifecycle, Locale, MailId, MailKind, MailParams, MailRecord,
-    MailSecret, MailStatus, PasswordHash, Phone, RevokeReason, Scope, StatusEvent, Timestamp, TokenConsumption,
-    TokenPurpose, TokenRecord, TokenRevocation, TransitionError,
+    CredentialEpoch, Email, FullName, Grant, Labels, Lifecycle, Locale, MailCancellation, MailId, MailIntent, MailKind,
+    MailParams, MailRecord, MailStatus, PasswordHash, Phone, RevokeReason, Scope, StatusEvent, Timestamp,
+    TokenConsumption, TokenPurpose, TokenRecord, TokenRevocation, TransitionError,
 };
 
 /// Renders a mail's subject line at enqueue time (the journal filters on it). The
@@ -353,16 +353,20 @@ fn mail<R: CryptoRng + ?Sized>(
     account: &AccountRecord,
     to: &Email,
     kind: MailKind,
-    secret: Option<MailSecret>,
+    intent: Option<MailIntent>,
     expires_at: Option<Timestamp>,
     new_email: Option<String>,
 ) -> MailRecord {
-    let mut params =
-        MailParams { recipient_name: account.full_name.as_str().to_owned(), secret: None, expires_at, new_email };
-    // The renderer never sees the secret, so no template can put it in a subject line
-    // (the journal shows and filters on subjects after the secret is scrubbed).
+    // The secret does not exist yet (the dispatcher mints it when sending), so no template
+    // can put it in a subject line.
+    let params = MailParams {
+        recipient_name: account.full_name.as_str().to_owned(),
+        intent,
+        secret: None,
+        expires_at,
+        new_email,
+    };
     let subject = ctx.subjects.subject(kind, &account.locale, &params);
-    params.secret = secret;
     MailRecord {
         id: MailId::generate(ctx.now, ctx.rng),
         account_id: Some(account.id),
@@ -382,8 +386,17 @@ fn mail<R: CryptoRng + ?Sized>(
     }
 }
 
-fn issue<R: CryptoRng + ?Sized>(ctx: &mut Ctx<'_, R>, account: &AccountRecord, purpose: TokenPurpose) -> IssuedToken {
-    token::issue(ctx.rng, account.id, purpose, account.credential_epoch, ctx.now, ctx.rules.ttl(purpose))
+/// A reserved token (no verifier: the link does not exist until the dispatcher arms it)
+/// and the mail intent that refers to it.
+fn reserve<R: CryptoRng + ?Sized>(
+    ctx: &mut Ctx<'_, R>,
+    account: &AccountRecord,
+    purpose: TokenPurpose,
+) -> (TokenRecord, MailIntent) {
+    let record =
+        token::reserve(ctx.rng, account.id, purpose, account.credential_epoch, ctx.now, ctx.rules.ttl(purpose));
+    let intent = MailIntent::Link { selector: record.selector, purpose };
+    (record, intent)
 }
 
 fn updated(account: &AccountRecord, now: Timestamp) -> AccountRecord {
@@ -487,24 +500,17 @@ fn invitation<R: CryptoRng + ?Sized>(
     first: bool,
 ) -> Result<(AccountRecord, ChangeSet), DecisionError> {
     let to = deliverable(&account)?.clone();
-    let issued = issue(ctx, &account, TokenPurpose::Invitation);
+    let (reserved, intent) = reserve(ctx, &account, TokenPurpose::Invitation);
     let mut next = account;
     next.lifecycle = Lifecycle::Invited;
-    next.invitation_expires_at = Some(issued.record.expires_at);
+    next.invitation_expires_at = Some(reserved.expires_at);
     next.invited_at = next.invited_at.or(Some(ctx.now));
     next.last_invitation_sent_at = Some(ctx.now);
-    let link = ctx.rules.links.link(TokenPurpose::Invitation, issued.raw.expose());
     let mut change = ChangeSet::new();
-    change.mails.push(mail(ctx, &next, &to, kind, Some(MailSecret::new(link)), Some(issued.record.expires_at), None));
+    change.mails.push(mail(ctx, &next, &to, kind, Some(intent), Some(reserved.expires_at), None));
     let action = if first { AuditAction::InvitationSent } else { AuditAction::InvitationResent };
-    change.audit.push(audit(
-        ctx,
-        Some(actor.id),
-        action,
-        Some(next.id),
-        format!("expires_at={}", issued.record.expires_at),
-    ));
-    change.tokens.push(issued.record);
+    change.audit.push(audit(ctx, Some(actor.id), action, Some(next.id), format!("expires_at={}", reserved.expires_at)));
+    change.tokens.push(reserved);
     Ok((next, change))
 }
 
@@ -552,20 +558,11 @@ fn reset_link<R: CryptoRng + ?Sized>(
     action: AuditAction,
     detail: String,
 ) -> ChangeSet {
-    let issued = issue(ctx, account, TokenPurpose::PasswordReset);
-    let link = ctx.rules.links.link(TokenPurpose::PasswordReset, issued.raw.expose());
+    let (reserved, intent) = reserve(ctx, account, TokenPurpose::PasswordReset);
     let mut change = ChangeSet::new();
-    change.mails.push(mail(
-        ctx,
-        account,
-        to,
-        MailKind::PasswordReset,
-        Some(MailSecret::new(link)),
-        Some(issued.record.expires_at),
-        None,
-    ));
+    change.mails.push(mail(ctx, account, to, MailKind::PasswordReset, Some(intent), Some(reserved.expires_at), None));
     change.audit.push(audit(ctx, actor, action, Some(account.id), detail));
-    change.tokens.push(issued.record);
+    change.tokens.push(reserved);
     change
 }
 
@@ -610,8 +607,8 @@ pub fn request_reset<R: CryptoRng + ?Sized>(
             Decision { change, account: Some(account.clone()), events: Vec::new() }
         }
         None => {
-            // Same randomness and hashing work as a real link, thrown away.
-            let decoy = token::issue(
+            // Same randomness as a real reservation, thrown away.
+            let _decoy = token::reserve(
                 ctx.rng,
                 AccountId::from_bytes([0; 16]),
                 TokenPurpose::PasswordReset,
@@ -619,7 +616,6 @@ pub fn request_reset<R: CryptoRng + ?Sized>(
                 ctx.now,
                 ctx.rules.reset_ttl,
             );
-            drop(decoy);
             let mut change = ChangeSet::new();
             change.audit.push(audit(ctx, None, AuditAction::PasswordResetRequested, None, detail));
             Decision { change, account: None, events: Vec::new() }
@@ -629,9 +625,9 @@ pub fn request_reset<R: CryptoRng + ?Sized>(
 
 /// A password change common to every path: new hash, epoch moved, every outstanding link
 /// revoked, the account active.
-fn apply_password(next: &mut AccountRecord, hash: PasswordHash, must_change: bool, now: Timestamp) -> bool {
+fn apply_password(next: &mut AccountRecord, hash: Option<PasswordHash>, must_change: bool, now: Timestamp) -> bool {
     let activated = next.activated_at.is_none();
-    next.password_hash = Some(hash);
+    next.password_hash = hash;
     next.must_change_password = must_change;
     next.credential_epoch = next.credential_epoch.next();
     next.password_changed_at = Some(now);
@@ -650,7 +646,7 @@ fn revoke_all(account: AccountId, reason: RevokeReason, at: Timestamp) -> TokenR
 /// events for the host.
 fn password_change(
     account: &AccountRecord,
-    hash: PasswordHash,
+    hash: Option<PasswordHash>,
     must_change: bool,
     now: Timestamp,
 ) -> (AccountRecord, ChangeSet, Vec<AccountEvent>) {
@@ -689,7 +685,7 @@ pub fn complete_link<R: CryptoRng + ?Sized>(
     if token.purpose == TokenPurpose::Invitation && account.lifecycle == Lifecycle::Active {
         return Err(DecisionError::Status(TransitionError { from: AccountStatus::Active, event: StatusEvent::Invite }));
     }
-    let (next, mut change, events) = password_change(account, hash, false, now);
+    let (next, mut change, events) = password_change(account, Some(hash), false, now);
     change.consume = Some(TokenConsumption {
         selector: token.selector,
         account_id: account.id,
@@ -726,7 +722,7 @@ pub fn set_password<R: CryptoRng + ?Sized>(
     if !account.is_available() {
         return Err(DecisionError::AccountUnavailable);
     }
-    let (next, mut change, events) = password_change(account, hash, must_change, ctx.now);
+    let (next, mut change, events) = password_change(account, Some(hash), must_change, ctx.now);
     change.audit.push(audit(
         ctx,
         Some(actor.id),
@@ -740,8 +736,12 @@ pub fn set_password<R: CryptoRng + ?Sized>(
     Ok(Decision { change, account: Some(next), events })
 }
 
-/// Issues a temporary password (generated and hashed by the caller): mailed to the
-/// account, which becomes active with "must change at next sign-in"; links revoked.
+/// Issues a temporary password: the account becomes active with "must change at next
+/// sign-in", its credential epoch moves (every link and any earlier temporary password
+/// die) and it holds **no** password hash yet; the mail carries the intent
+/// [`MailIntent::TemporaryPassword`] with the new epoch. The dispatcher generates the
+/// password and stores its hash just before sending (`Store::arm_mails`), and only while
+/// the account is still in that epoch: no byte written here lets anyone sign in.
 ///
 /// # Errors
 /// [`DecisionError::Forbidden`], [`DecisionError::AccountUnavailable`],
@@ -750,13 +750,12 @@ pub fn issue_temporary_password<R: CryptoRng + ?Sized>(
     ctx: &mut Ctx<'_, R>,
     actor: &AccountRecord,
     account: &AccountRecord,
-    temporary: MailSecret,
-    hash: PasswordHash,
 ) -> Result<Decision, DecisionError> {
     authz::authorize(actor, Action::IssueTemporaryPassword, &target_of(account, false))?;
     let to = deliverable(account)?.clone();
-    let (next, mut change, events) = password_change(account, hash, true, ctx.now);
-    change.mails.push(mail(ctx, &next, &to, MailKind::TemporaryPassword, Some(temporary), None, None));
+    let (next, mut change, events) = password_change(account, None, true, ctx.now);
+    let intent = MailIntent::TemporaryPassword { credential_epoch: next.credential_epoch };
+    change.mails.push(mail(ctx, &next, &to, MailKind::TemporaryPassword, Some(intent), None, None));
     change.audit.push(audit(
         ctx,
         Some(actor.id),
@@ -777,7 +776,7 @@ pub fn change_own_password<R: CryptoRng + ?Sized>(
     if !account.is_available() {
         return Err(DecisionError::AccountUnavailable);
     }
-    let (next, mut change, events) = password_change(account, hash, false, ctx.now);
+    let (next, mut change, events) = password_change(account, Some(hash), false, ctx.now);
     change.audit.push(audit(ctx, Some(account.id), AuditAction::PasswordChanged, Some(account.id), String::new()));
     if let Some(to) = next.email.clone() {
         change.mails.push(mail(ctx, &next, &to, MailKind::PasswordChanged, None, None, None));
@@ -839,6 +838,8 @@ pub fn change_email<R: CryptoRng + ?Sized>(
     let mut change = ChangeSet::new();
     change.accounts.push(update(account, next.clone()));
     change.revocations.push(revoke_all(account.id, RevokeReason::EmailChanged, now));
+    // A link or temporary password still waiting for the old address must not reach it.
+    change.cancel_mails.push(MailCancellation { account_id: account.id, reason: RevokeReason::EmailChanged, at: now });
     if let Some(old) = old.as_ref().filter(|old| old.key() != email.key())
         && account.is_available()
     {
@@ -1046,7 +1047,7 @@ pub fn bootstrap_administrator<R: CryptoRng + ?Sized>(
         disabled_at: None,
         trashed_at: None,
     };
-    apply_password(&mut record, hash, false, now);
+    apply_password(&mut record, Some(hash), false, now);
     let mut change = ChangeSet::new();
     change.audit.push(audit(
         ctx,

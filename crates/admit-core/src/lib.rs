@@ -23,11 +23,11 @@ pub use account::{
 };
 pub use audit::{AuditAction, AuditRecord};
 pub use authz::{Action, Forbidden, ForbiddenReason, Target};
-pub use change::{AccountWrite, ChangeSet, TokenConsumption, TokenRevocation};
+pub use change::{AccountWrite, ChangeSet, MailCancellation, TokenConsumption, TokenRevocation};
 pub use clock::{Clock, SystemClock, TestClock, Timestamp};
 pub use email::{Email, EmailError, EmailKey, EmailPolicy, MAX_EMAIL_LEN};
 pub use id::{AccountId, AuditId, ClientFileId, IdError, MailId, ProgramId};
-pub use mail::{Lease, MailKind, MailParams, MailRecord, MailSecret, MailStatus};
+pub use mail::{Lease, MailIntent, MailKind, MailParams, MailRecord, MailSecret, MailStatus};
 pub use password::{
     Argon2Params, MAX_PASSWORD_BYTES, PasswordContext, PasswordError, PasswordHash, PasswordHasher, PasswordMatch,
     PasswordPolicy, PasswordRefusal, generate_temporary_password,

@@ -5,7 +5,7 @@ use std::fmt;
 
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::{AccountId, Email, Locale, MailId, Timestamp};
+use crate::{AccountId, CredentialEpoch, Email, Locale, MailId, Timestamp, TokenPurpose, TokenSelector};
 
 /// Which mail it is; chooses the template.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -61,8 +61,43 @@ impl MailKind {
     }
 }
 
-/// The secret part of a mail: a link with a token, or a temporary password. Kept in the
-/// outbox only until the mail is sent, then scrubbed.
+/// What secret a mail will carry, as the outbox keeps it: a reference, never the secret.
+///
+/// The secret itself is minted by the dispatcher just before sending
+/// (`Store::arm_mails`): a verifier for the reserved token, or a temporary password.
+/// Nothing in an intent lets anyone complete a link or sign in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MailIntent {
+    /// A link on the reserved token `selector` (a selector alone opens nothing).
+    Link {
+        /// The reserved token's selector.
+        selector: TokenSelector,
+        /// Its purpose (chooses the link path).
+        purpose: TokenPurpose,
+    },
+    /// A temporary password for the account, valid only while its credential epoch is
+    /// still `credential_epoch` (a newer password, or a newer temporary password,
+    /// supersedes the mail).
+    TemporaryPassword {
+        /// The epoch the issuing decision moved the account to.
+        credential_epoch: CredentialEpoch,
+    },
+}
+
+impl MailIntent {
+    /// The stable lower-case name stores persist.
+    pub const fn kind_name(&self) -> &'static str {
+        match self {
+            MailIntent::Link { purpose: TokenPurpose::Invitation, .. } => "invitation_link",
+            MailIntent::Link { purpose: TokenPurpose::PasswordReset, .. } => "reset_link",
+            MailIntent::TemporaryPassword { .. } => "temporary_password",
+        }
+    }
+}
+
+/// The secret part of a mail as rendered: a link with a token, or a temporary password.
+/// It exists only in the dispatcher's memory, between arming and sending: no store ever
+/// keeps it.
 #[derive(Clone)]
 pub struct MailSecret(SecretString);
 
@@ -97,7 +132,11 @@ impl Eq for MailSecret {}
 pub struct MailParams {
     /// The recipient's name as the account holds it.
     pub recipient_name: String,
-    /// The link or temporary password; `None` once scrubbed, or for notices.
+    /// What secret the mail carries, by reference (`None` for notices). Stores keep it.
+    pub intent: Option<MailIntent>,
+    /// The link or temporary password, filled only by the dispatcher after arming, to
+    /// render the mail. Never stored: stores ignore it when they enqueue and always
+    /// return `None`.
     pub secret: Option<MailSecret>,
     /// The link's deadline, stated in the mail in the recipient's language.
     pub expires_at: Option<Timestamp>,
@@ -110,10 +149,14 @@ pub struct MailParams {
 pub enum MailStatus {
     /// Waiting for delivery (first try or a retry).
     Pending,
-    /// Delivered to the transport; secrets scrubbed.
+    /// Delivered to the transport.
     Sent,
     /// Given up, with the reason in [`MailRecord::last_error`].
     Failed,
+    /// Not sent because what it carried no longer holds (its link was revoked, used or
+    /// expired, its temporary password replaced, its address changed), with the reason in
+    /// [`MailRecord::last_error`] and the instant in [`MailRecord::failed_at`].
+    Superseded,
 }
 
 impl MailStatus {
@@ -123,12 +166,15 @@ impl MailStatus {
             MailStatus::Pending => "pending",
             MailStatus::Sent => "sent",
             MailStatus::Failed => "failed",
+            MailStatus::Superseded => "superseded",
         }
     }
 
     /// Parses [`MailStatus::as_str`]'s output.
     pub fn from_name(name: &str) -> Option<MailStatus> {
-        [MailStatus::Pending, MailStatus::Sent, MailStatus::Failed].into_iter().find(|s| s.as_str() == name)
+        [MailStatus::Pending, MailStatus::Sent, MailStatus::Failed, MailStatus::Superseded]
+            .into_iter()
+            .find(|s| s.as_str() == name)
     }
 }
 
@@ -174,7 +220,7 @@ pub struct MailRecord {
     pub created_at: Timestamp,
     /// When it was delivered.
     pub sent_at: Option<Timestamp>,
-    /// When it was given up.
+    /// When it was given up or superseded.
     pub failed_at: Option<Timestamp>,
 }
 

@@ -286,8 +286,12 @@ impl RevokeReason {
 pub struct TokenRecord {
     /// Lookup key; unique.
     pub selector: TokenSelector,
-    /// SHA-256 of the verifier.
-    pub verifier_hash: VerifierHash,
+    /// SHA-256 of the verifier; `None` while the token is only *reserved*: a decision
+    /// inserts it without a verifier (the link does not exist yet), and the dispatcher
+    /// arms it ([`arm`]) in the transaction that precedes sending the mail. A reserved
+    /// token is never valid and can never be consumed, but every revocation rule
+    /// (replacement, email change, disable, trash, password change, expiry) applies to it.
+    pub verifier_hash: Option<VerifierHash>,
     /// The account the link acts on.
     pub account_id: AccountId,
     /// What the link is for.
@@ -413,7 +417,7 @@ pub fn issue(
         RawToken(SecretString::from(String::from_utf8(text).expect("the prefix and the base64 alphabet are ASCII")));
     let record = TokenRecord {
         selector: TokenSelector(selector),
-        verifier_hash: VerifierHash::of(&verifier),
+        verifier_hash: Some(VerifierHash::of(&verifier)),
         account_id,
         purpose,
         credential_epoch,
@@ -425,6 +429,65 @@ pub fn issue(
     };
     bytes.fill(0);
     IssuedToken { raw, record }
+}
+
+/// Reserves a token for `account_id` with `purpose`, valid from `now` for `ttl`, without
+/// a verifier: the record a decision stores when it *intends* to mail a link. Nothing in
+/// it lets anyone complete the link; [`arm`] creates the verifier when the mail is sent.
+///
+/// Costs the same 32 bytes from the generator as [`issue`] (the 16 verifier bytes are
+/// drawn and dropped), so a decoy reservation does the same work as a real one.
+pub fn reserve(
+    rng: &mut (impl CryptoRng + ?Sized),
+    account_id: AccountId,
+    purpose: TokenPurpose,
+    credential_epoch: CredentialEpoch,
+    now: Timestamp,
+    ttl: Duration,
+) -> TokenRecord {
+    let mut bytes = [0u8; SELECTOR_LEN + VERIFIER_LEN];
+    rng.fill_bytes(&mut bytes);
+    let (selector, _) = split(&bytes);
+    bytes.fill(0);
+    TokenRecord {
+        selector: TokenSelector(selector),
+        verifier_hash: None,
+        account_id,
+        purpose,
+        credential_epoch,
+        created_at: now,
+        expires_at: now + ttl,
+        consumed_at: None,
+        revoked_at: None,
+        revoked_reason: None,
+    }
+}
+
+/// A verifier minted for a reserved token: the text to mail and the hash to store.
+#[derive(Debug)]
+pub struct ArmedToken {
+    /// The token text (selector and the new verifier), to put in the link; never stored.
+    pub raw: RawToken,
+    /// What the store keeps ([`TokenRecord::verifier_hash`]).
+    pub verifier_hash: VerifierHash,
+}
+
+/// Mints a fresh verifier for the reserved token `selector` (the dispatcher does it just
+/// before sending). Arming again (a retry after a crash) mints another verifier; once the
+/// store keeps the new hash, the text minted before no longer verifies.
+pub fn arm(rng: &mut (impl CryptoRng + ?Sized), selector: &TokenSelector) -> ArmedToken {
+    let mut bytes = [0u8; SELECTOR_LEN + VERIFIER_LEN];
+    bytes[..SELECTOR_LEN].copy_from_slice(&selector.0);
+    rng.fill_bytes(&mut bytes[SELECTOR_LEN..]);
+    let (_, verifier) = split(&bytes);
+    let mut text = Vec::with_capacity(TOKEN_TEXT_LEN);
+    text.extend_from_slice(TOKEN_PREFIX.as_bytes());
+    text.resize(TOKEN_TEXT_LEN, 0);
+    encode_body(&bytes, &mut text[TOKEN_PREFIX.len()..]);
+    bytes.fill(0);
+    let raw =
+        RawToken(SecretString::from(String::from_utf8(text).expect("the prefix and the base64 alphabet are ASCII")));
+    ArmedToken { raw, verifier_hash: VerifierHash::of(&verifier) }
 }
 
 fn split(bytes: &[u8; SELECTOR_LEN + VERIFIER_LEN]) -> ([u8; SELECTOR_LEN], [u8; VERIFIER_LEN]) {
@@ -488,9 +551,13 @@ impl ParsedToken {
     /// # Errors
     /// [`LinkError`] with the reason.
     pub fn verify(&self, record: &TokenRecord, purpose: TokenPurpose, now: Timestamp) -> Result<(), LinkError> {
+        // A reserved (unarmed) record is compared with an all-zero hash, so it costs the
+        // same, and refused whatever the verifier.
+        let armed = record.verifier_hash.is_some();
+        let stored = record.verifier_hash.unwrap_or(VerifierHash([0; 32]));
         let diff = diff_words(&self.selector.0, &record.selector.0)
-            | diff_words(&VerifierHash::of(&self.verifier).0, &record.verifier_hash.0);
-        let matches = diff.ct_eq(&0);
+            | diff_words(&VerifierHash::of(&self.verifier).0, &stored.0);
+        let matches = diff.ct_eq(&0) & subtle::Choice::from(u8::from(armed));
         if !bool::from(matches) {
             return Err(LinkError::new(LinkFailure::WrongVerifier));
         }

@@ -89,12 +89,11 @@ fn create_and_invite_issues_one_link_mailed_to_the_stored_address() {
     assert_eq!(mail.params.expires_at, Some(deadline));
     assert_eq!(mail.params.recipient_name, "Camille Durand");
     assert_eq!(mail.subject, subject(MailKind::Invitation, "fr"));
-    let parsed = verify_link(mail, &fx.rules.links, token, NOW);
+    let (parsed, armed, link) = verify_link(mail, &fx.rules.links, token, NOW);
     // Valid up to and including the deadline, not a microsecond after.
-    assert!(parsed.verify(token, TokenPurpose::Invitation, deadline).is_ok());
-    assert!(parsed.verify(token, TokenPurpose::Invitation, deadline + Duration::microseconds(1)).is_err());
-    assert!(parsed.verify(token, TokenPurpose::PasswordReset, NOW).is_err());
-    let link = mail.params.secret.as_ref().unwrap().expose();
+    assert!(parsed.verify(&armed, TokenPurpose::Invitation, deadline).is_ok());
+    assert!(parsed.verify(&armed, TokenPurpose::Invitation, deadline + Duration::microseconds(1)).is_err());
+    assert!(parsed.verify(&armed, TokenPurpose::PasswordReset, NOW).is_err());
     assert!(link.starts_with("https://app.exemple.fr/espace/accept-invitation?token=adm_"), "{link}");
 
     let actions: Vec<_> = d.change.audit.iter().map(|a| a.action).collect();
@@ -193,7 +192,8 @@ fn two_creations_get_distinct_ids_tokens_mails_and_audit_entries() {
     let b = decide::create_account(&mut fx.ctx(), &root(), new_account(Some("b@exemple.fr")), None, true).unwrap();
     assert_ne!(a.account.as_ref().unwrap().id, b.account.as_ref().unwrap().id);
     assert_ne!(a.change.tokens[0].selector, b.change.tokens[0].selector);
-    assert_ne!(a.change.tokens[0].verifier_hash, b.change.tokens[0].verifier_hash);
+    assert_eq!((a.change.tokens[0].verifier_hash, b.change.tokens[0].verifier_hash), (None, None), "reserved");
+    assert_ne!(a.change.mails[0].params.intent, b.change.mails[0].params.intent);
     assert_ne!(a.change.mails[0].id, b.change.mails[0].id);
     let ids: std::collections::HashSet<_> = a.change.audit.iter().chain(&b.change.audit).map(|e| e.id).collect();
     assert_eq!(ids.len(), 4);

@@ -170,7 +170,8 @@ fn two_reinvites_issue_different_links() {
     let a = decide::reinvite(&mut fx.ctx(), &root(), &before).unwrap();
     let b = decide::reinvite(&mut fx.ctx(), &root(), &before).unwrap();
     assert_ne!(a.change.tokens[0].selector, b.change.tokens[0].selector);
-    let raw_a = raw_token(&a.change.mails[0], &fx.rules.links, TokenPurpose::Invitation);
-    let parsed_a = admit_core::token::parse(&raw_a).unwrap();
-    assert!(parsed_a.verify(&b.change.tokens[0], TokenPurpose::Invitation, NOW).is_err());
+    let (link_a, _) = arm_link(&a.change.mails[0], &fx.rules.links, &a.change.tokens[0]);
+    let (_, armed_b) = arm_link(&b.change.mails[0], &fx.rules.links, &b.change.tokens[0]);
+    let parsed_a = admit_core::token::parse(&raw_of(&link_a, &fx.rules.links, TokenPurpose::Invitation)).unwrap();
+    assert!(parsed_a.verify(&armed_b, TokenPurpose::Invitation, NOW).is_err());
 }

@@ -13,8 +13,7 @@ use admit_core::authz::is_acting_platform_administrator;
 use admit_core::decide::{self, Decision, NewAccount, ProfileChange, StatusChange};
 use admit_core::{
     AccountId, AccountKind, AccountRecord, AccountWrite, AuditId, ChangeSet, Email, FullName, Grant, Labels, Lifecycle,
-    Locale, MailId, MailKind, MailSecret, RevokeReason, Role, Timestamp, TokenPurpose, TokenRecord, TokenSelector,
-    token,
+    Locale, MailId, MailKind, RevokeReason, Role, Timestamp, TokenPurpose, TokenRecord, TokenSelector, token,
 };
 use proptest::prelude::*;
 use support_decide::*;
@@ -317,8 +316,7 @@ fn step(model: &mut Model, rng: &mut Fx, op: &Op) {
         }),
         Op::Temporary(i) => model.pick(*i).map(|a| {
             target = Some(a.clone());
-            let hash = model.next_hash();
-            decide::issue_temporary_password(&mut rng.ctx(), &actor, &a, MailSecret::new("Tmp-Model-Secret-1"), hash)
+            decide::issue_temporary_password(&mut rng.ctx(), &actor, &a)
         }),
         Op::OwnPassword(i) => model.pick(*i).filter(|a| a.password_hash.is_some()).map(|a| {
             target = Some(a.clone());
@@ -376,30 +374,50 @@ fn step(model: &mut Model, rng: &mut Fx, op: &Op) {
     };
     check_decision(&decision, now, target.as_ref());
     check_change(model, &decision.change);
-    // Remember the raw token of every mailed link, as a person would receive it; every
-    // issued link is mailed, once.
-    let mut mailed = 0;
+    // Every issued link is mailed, once, as an intent on its reserved token; the dispatcher
+    // arms it (below, right after the commit, as if it ran at once) and the person
+    // receives the raw token.
+    let mut mailed = Vec::new();
+    let mut temporary = Vec::new();
     for mail in &decision.change.mails {
         if matches!(mail.kind, MailKind::Invitation | MailKind::InvitationReminder | MailKind::PasswordReset) {
-            let purpose = if mail.kind == MailKind::PasswordReset {
-                TokenPurpose::PasswordReset
-            } else {
-                TokenPurpose::Invitation
+            let Some(admit_core::MailIntent::Link { selector, .. }) = mail.params.intent else {
+                panic!("a link mail carries a link intent")
             };
-            let raw = raw_token(mail, &rng.rules.links, purpose);
-            let parsed = token::parse(&raw).unwrap();
-            let record = decision.change.tokens.iter().find(|t| &t.selector == parsed.selector()).expect("its record");
-            parsed.verify(record, purpose, now).expect("the mailed link verifies");
+            let record = decision.change.tokens.iter().find(|t| t.selector == selector).expect("its record");
+            let (link, armed) = arm_link(mail, &rng.rules.links, record);
             assert_eq!(mail.params.expires_at, Some(record.expires_at));
-            model.raw.insert(record.selector, raw);
-            mailed += 1;
+            mailed.push((armed, raw_of(&link, &rng.rules.links, record.purpose)));
+        }
+        if let Some(admit_core::MailIntent::TemporaryPassword { credential_epoch }) = mail.params.intent {
+            temporary.push((mail.account_id.expect("a temporary password concerns an account"), credential_epoch));
         }
         let account = decision.account.as_ref().expect("a mail concerns the decision's account");
         assert!(account.is_available(), "no mail for a disabled or trashed account");
     }
-    assert_eq!(decision.change.tokens.len(), mailed, "every issued link is mailed");
+    assert_eq!(decision.change.tokens.len(), mailed.len(), "every issued link is mailed");
 
     let committed = model.commit(&decision.change);
+    if committed.is_ok() {
+        // The dispatcher arms what the commit reserved: the verifier hash on the token, the
+        // temporary password's hash on the account (version + 1).
+        for (armed, raw) in mailed {
+            let stored = model.tokens.get_mut(&armed.selector).expect("the reserved token is stored");
+            assert!(stored.verifier_hash.is_none());
+            stored.verifier_hash = armed.verifier_hash;
+            token::parse(&raw).unwrap().verify(stored, stored.purpose, now).expect("the mailed link verifies");
+            model.raw.insert(armed.selector, raw);
+        }
+        for (id, epoch) in temporary {
+            let hash = model.next_hash();
+            let account = model.accounts.get_mut(&id).expect("the account exists");
+            assert!(
+                account.must_change_password && account.credential_epoch == epoch && account.password_hash.is_none()
+            );
+            account.password_hash = Some(hash);
+            account.version += 1;
+        }
+    }
     match complete_selector {
         Some((_, accepted)) => {
             assert_eq!(committed.is_ok(), accepted, "the store consumes exactly the links the facade accepts");

@@ -7,7 +7,7 @@ mod support_decide;
 use std::collections::HashSet;
 
 use admit_core::decide::{self, Decision, DecisionError, ProfileChange, StatusChange};
-use admit_core::{AccountRecord, AccountWrite, Email, ForbiddenReason, MailSecret, StatusEvent, TokenPurpose, token};
+use admit_core::{AccountRecord, AccountWrite, Email, ForbiddenReason, StatusEvent, TokenPurpose, token};
 use support_decide::*;
 use time::Duration;
 
@@ -44,16 +44,7 @@ fn every_decision(
         ("complete_reset", decide::complete_link(&mut fx.ctx(), &link, account, hash(50))),
         ("complete_invitation", decide::complete_link(&mut fx.ctx(), &invitation, account, hash(51))),
         ("set_password", decide::set_password(&mut fx.ctx(), actor, account, hash(52), true)),
-        (
-            "temporary_password",
-            decide::issue_temporary_password(
-                &mut fx.ctx(),
-                actor,
-                account,
-                MailSecret::new("Tmp-Sweep-Secret"),
-                hash(53),
-            ),
-        ),
+        ("temporary_password", decide::issue_temporary_password(&mut fx.ctx(), actor, account)),
         ("own_password", decide::change_own_password(&mut fx.ctx(), account, hash(54))),
         ("sign_in", Ok(decide::sign_in(&mut fx.ctx(), account, Some(hash(55))))),
         ("change_email", decide::change_email(&mut fx.ctx(), actor, account, new_email, None)),

@@ -97,12 +97,45 @@ fn fixed_bytes_give_the_expected_text_selector_and_verifier_hash() {
         assert_eq!(issued.raw.expose().len(), TOKEN_TEXT_LEN);
         assert_eq!(issued.record.selector.to_bytes().as_slice(), &bytes[..16]);
         assert_eq!(issued.record.selector.to_string(), hex(&bytes[..16]));
-        assert_eq!(hex(&issued.record.verifier_hash.to_bytes()), verifier_hash);
+        assert_eq!(hex(&issued.record.verifier_hash.unwrap().to_bytes()), verifier_hash);
         assert_eq!(issued.record.account_id, ACCOUNT);
         assert_eq!(issued.record.purpose, TokenPurpose::Invitation);
         assert_eq!(issued.record.credential_epoch, CredentialEpoch(3));
         assert_eq!((issued.record.created_at, issued.record.expires_at), (now, now + Duration::days(7)));
         assert!(issued.record.consumed_at.is_none() && issued.record.revoked_at.is_none());
+    }
+}
+
+/// Reserving then arming with the same 32 bytes (selector drawn at reservation, verifier
+/// at arming) gives the same text and hash as issuing at once; a reserved record verifies
+/// nothing, an armed one verifies only the text of its last arming.
+#[test]
+fn reserve_then_arm_matches_the_vectors_and_only_the_last_arming_verifies() {
+    let now = TestClock::default_start().now();
+    for (bytes, text, verifier_hash) in VECTORS {
+        let bytes = unhex(bytes);
+        let mut record = token::reserve(
+            &mut FixedBytes::new(&bytes),
+            ACCOUNT,
+            TokenPurpose::Invitation,
+            CredentialEpoch(3),
+            now,
+            Duration::days(7),
+        );
+        assert_eq!(record.selector.to_bytes().as_slice(), &bytes[..16]);
+        assert!(record.verifier_hash.is_none(), "a reservation stores no verifier");
+        let parsed = token::parse(text).unwrap();
+        assert!(parsed.verify(&record, TokenPurpose::Invitation, now).is_err(), "a reserved token opens nothing");
+        let armed = token::arm(&mut FixedBytes::new(&bytes[16..]), &record.selector);
+        assert_eq!(armed.raw.expose(), text);
+        assert_eq!(hex(&armed.verifier_hash.to_bytes()), verifier_hash);
+        record.verifier_hash = Some(armed.verifier_hash);
+        assert!(parsed.verify(&record, TokenPurpose::Invitation, now).is_ok());
+        // Arming again (a retry after a crash) mints another verifier: the first text dies.
+        let again = token::arm(&mut rand::rng(), &record.selector);
+        record.verifier_hash = Some(again.verifier_hash);
+        assert!(parsed.verify(&record, TokenPurpose::Invitation, now).is_err(), "the first link is dead");
+        assert!(token::parse(again.raw.expose()).unwrap().verify(&record, TokenPurpose::Invitation, now).is_ok());
     }
 }
 
@@ -114,7 +147,7 @@ fn vectors_parse_and_verify_against_a_record_rebuilt_from_stored_bytes() {
         // What a store would read back: selector bytes and verifier hash bytes.
         let record = TokenRecord {
             selector: TokenSelector::from_bytes(bytes[..16].try_into().unwrap()),
-            verifier_hash: admit_core::VerifierHash::from_bytes(unhex(verifier_hash).try_into().unwrap()),
+            verifier_hash: Some(admit_core::VerifierHash::from_bytes(unhex(verifier_hash).try_into().unwrap())),
             account_id: ACCOUNT,
             purpose: TokenPurpose::PasswordReset,
             credential_epoch: CredentialEpoch(0),

@@ -17,7 +17,9 @@ static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Writes each message as `<dir>/<date>-<message-id>.eml` (RFC 5322 bytes), to be opened
 /// with any mail client during development.
 ///
-/// - The directory is created on first send.
+/// - The directory is created on first send (mode `0700` on Unix).
+/// - Each file is readable and writable by its owner only (mode `0600` on Unix): it holds
+///   the links and temporary passwords of the mails, which open accounts.
 /// - Each file is written to a temporary name and renamed into place, so a reader never
 ///   sees half a message.
 /// - Sending the same Message-ID again replaces the earlier file (even under another date):
@@ -58,7 +60,7 @@ impl FileTransport {
     fn write(&self, message: &Message) -> Result<PathBuf, TransportError> {
         let name = Self::file_name(message)?;
         let suffix = format!("-{}.eml", encode_id(message.message_id()));
-        fs::create_dir_all(&self.dir).map_err(io_error("cannot create the mail directory"))?;
+        create_private_dir(&self.dir).map_err(io_error("cannot create the mail directory"))?;
 
         let temp = self.dir.join(format!(
             ".{name}.{}-{}.tmp",
@@ -66,7 +68,7 @@ impl FileTransport {
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let written = (|| {
-            let mut file = fs::File::create(&temp)?;
+            let mut file = create_private_file(&temp)?;
             file.write_all(&message.to_rfc5322())?;
             file.sync_all()
         })();
@@ -91,6 +93,25 @@ impl FileTransport {
         }
         Ok(target)
     }
+}
+
+/// Creates `dir` and its missing parents, owner-only on Unix.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Creates a new file readable and writable by its owner only on Unix (the mode is set at
+/// creation, so the content is never readable by others, even for an instant).
+fn create_private_file(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
 }
 
 fn io_error(reason: &'static str) -> impl Fn(std::io::Error) -> TransportError {

@@ -404,6 +404,7 @@ fn contexts_come_from_outbox_params() {
     let templates = Templates::builtin();
     let params = MailParams {
         recipient_name: "Jeanne".to_owned(),
+        intent: None,
         secret: Some(MailSecret::new(TEMP_PASSWORD)),
         expires_at: None,
         new_email: None,

@@ -116,3 +116,24 @@ async fn unsafe_message_ids_cannot_escape_the_directory() {
     assert!(err.is_permanent(), "retrying cannot shorten the name: {err}");
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn mail_files_and_their_directory_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = temp_dir("private");
+    let dir = base.join("mail");
+    let transport = FileTransport::new(&dir);
+    for message in sample_messages() {
+        transport.send(&message).await.unwrap();
+    }
+    let names = files(&dir);
+    assert!(!names.is_empty());
+    for name in names {
+        let mode = fs::metadata(dir.join(&name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name} holds links and passwords: owner only, got {mode:o}");
+    }
+    let mode = fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "the mail directory is owner only, got {mode:o}");
+    fs::remove_dir_all(&base).unwrap();
+}

@@ -33,6 +33,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "rate_limit_window_length",
         sql: include_str!("../migrations/sqlite/0002_rate_limit_window_length.sql"),
     },
+    Migration {
+        version: 3,
+        name: "secrets_at_rest",
+        sql: include_str!("../migrations/sqlite/0003_secrets_at_rest.sql"),
+    },
 ];
 
 #[cfg(feature = "postgres")]
@@ -47,6 +52,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "rate_limit_window_length",
         sql: include_str!("../migrations/postgres/0003_rate_limit_window_length.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "secrets_at_rest",
+        sql: include_str!("../migrations/postgres/0004_secrets_at_rest.sql"),
     },
 ];
 

@@ -123,6 +123,9 @@ fn chunk_rows(cols: usize) -> usize {
 /// Tokens replaced at one instant for one purpose: (`created_at` of the new tokens, purpose).
 type ReplaceGroup = (i64, &'static str);
 
+/// Mails cancelled at one instant for one reason: (`at`, journal reason).
+type CancelGroup = (i64, String);
+
 /// Ids per `IN (…)` list.
 const IN_CHUNK: usize = 500;
 
@@ -229,7 +232,7 @@ const TOKEN_COLS: [&str; 10] = [
     "revoked_reason",
 ];
 
-const MAIL_COLS: [&str; 21] = [
+const MAIL_COLS: [&str; 23] = [
     "id",
     "account_id",
     "to_address",
@@ -239,7 +242,9 @@ const MAIL_COLS: [&str; 21] = [
     "subject",
     "subject_lc",
     "recipient_name",
-    "secret",
+    "intent_kind",
+    "intent_selector",
+    "intent_epoch",
     "expires_at",
     "new_email",
     "status",
@@ -318,7 +323,7 @@ fn account_from_row(row: &DbRow, grants: Vec<Grant>) -> Result<AccountRecord> {
 fn bind_token<'a>(query: Query<'a>, t: &TokenRecord) -> Query<'a> {
     query
         .bind(t.selector.to_bytes().to_vec())
-        .bind(t.verifier_hash.to_bytes().to_vec())
+        .bind(t.verifier_hash.map(|h| h.to_bytes().to_vec()))
         .bind(t.account_id.to_bytes().to_vec())
         .bind(t.purpose.as_str())
         .bind(codec::u64_to_i64(t.credential_epoch.0))
@@ -332,7 +337,7 @@ fn bind_token<'a>(query: Query<'a>, t: &TokenRecord) -> Query<'a> {
 fn token_from_row(row: &DbRow) -> Result<TokenRecord> {
     Ok(TokenRecord {
         selector: codec::selector(&get::<Vec<u8>>(row, "selector")?)?,
-        verifier_hash: codec::verifier_hash(&get::<Vec<u8>>(row, "verifier_hash")?)?,
+        verifier_hash: get::<Option<Vec<u8>>>(row, "verifier_hash")?.map(|h| codec::verifier_hash(&h)).transpose()?,
         account_id: codec::account_id(&get::<Vec<u8>>(row, "account_id")?)?,
         purpose: codec::purpose(&get::<String>(row, "purpose")?)?,
         credential_epoch: admit_core::CredentialEpoch(codec::i64_to_u64(get(row, "epoch")?)),
@@ -355,7 +360,17 @@ fn bind_mail<'a>(query: Query<'a>, m: &MailRecord) -> Query<'a> {
         .bind(m.subject.clone())
         .bind(m.subject.to_lowercase())
         .bind(m.params.recipient_name.clone())
-        .bind(m.params.secret.as_ref().map(|s| s.expose().to_owned()))
+        .bind(m.params.intent.map(|i| i.kind_name()))
+        .bind(match m.params.intent {
+            Some(admit_core::MailIntent::Link { selector, .. }) => Some(selector.to_bytes().to_vec()),
+            _ => None,
+        })
+        .bind(match m.params.intent {
+            Some(admit_core::MailIntent::TemporaryPassword { credential_epoch }) => {
+                Some(codec::u64_to_i64(credential_epoch.0))
+            }
+            _ => None,
+        })
         .bind(opt_ts(m.params.expires_at))
         .bind(m.params.new_email.clone())
         .bind(m.status.as_str())
@@ -369,14 +384,35 @@ fn bind_mail<'a>(query: Query<'a>, m: &MailRecord) -> Query<'a> {
         .bind(opt_ts(m.failed_at))
 }
 
-/// A mail row; `with_secret` keeps the secret (claims only).
-fn mail_from_row(row: &DbRow, with_secret: bool) -> Result<MailRecord> {
+/// A mail's intent from its three columns.
+fn intent_from_row(row: &DbRow) -> Result<Option<admit_core::MailIntent>> {
+    use admit_core::{MailIntent, TokenPurpose};
+    let kind = get::<Option<String>>(row, "intent_kind")?;
+    let selector = || -> Result<admit_core::TokenSelector> {
+        let bytes = get::<Option<Vec<u8>>>(row, "intent_selector")?;
+        codec::selector(&bytes.ok_or_else(|| StoreError::Corrupt("mail intent without selector".to_owned()))?)
+    };
+    Ok(match kind.as_deref() {
+        None => None,
+        Some("invitation_link") => Some(MailIntent::Link { selector: selector()?, purpose: TokenPurpose::Invitation }),
+        Some("reset_link") => Some(MailIntent::Link { selector: selector()?, purpose: TokenPurpose::PasswordReset }),
+        Some("temporary_password") => {
+            let epoch = get::<Option<i64>>(row, "intent_epoch")?
+                .ok_or_else(|| StoreError::Corrupt("mail intent without epoch".to_owned()))?;
+            Some(MailIntent::TemporaryPassword {
+                credential_epoch: admit_core::CredentialEpoch(codec::i64_to_u64(epoch)),
+            })
+        }
+        Some(_) => return Err(StoreError::Corrupt("mail intent kind".to_owned())),
+    })
+}
+
+/// A mail row (its intent; no store column holds a secret).
+fn mail_from_row(row: &DbRow) -> Result<MailRecord> {
     let lease = match (get::<Option<String>>(row, "lease_owner")?, get::<Option<i64>>(row, "lease_until")?) {
         (Some(owner), Some(until)) => Some(admit_core::Lease { owner, until: Timestamp::from_unix_micros(until) }),
         _ => None,
     };
-    let secret =
-        if with_secret { get::<Option<String>>(row, "secret")?.map(admit_core::MailSecret::new) } else { None };
     Ok(MailRecord {
         id: codec::mail_id(&get::<Vec<u8>>(row, "id")?)?,
         account_id: get::<Option<Vec<u8>>>(row, "account_id")?.map(|a| codec::account_id(&a)).transpose()?,
@@ -386,7 +422,8 @@ fn mail_from_row(row: &DbRow, with_secret: bool) -> Result<MailRecord> {
         subject: get(row, "subject")?,
         params: admit_core::MailParams {
             recipient_name: get(row, "recipient_name")?,
-            secret,
+            intent: intent_from_row(row)?,
+            secret: None,
             expires_at: codec::opt_ts(get(row, "expires_at")?),
             new_email: get(row, "new_email")?,
         },
@@ -600,7 +637,7 @@ impl This {
             }
             let done = q(format!(
                 "UPDATE {p}tokens SET consumed_at = $1 WHERE selector = $2 AND account_id = $3 AND epoch = $4 \
-                 AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at >= $1"
+                 AND verifier_hash IS NOT NULL AND consumed_at IS NULL AND revoked_at IS NULL AND expires_at >= $1"
             ))
             .bind(ts(c.at))
             .bind(c.selector.to_bytes().to_vec())
@@ -629,6 +666,7 @@ impl This {
             let sql = format!("UPDATE {p}tokens SET revoked_at = {at}, revoked_reason = {reason}{}", w.sql());
             w.bind(q(sql)).execute(&mut *tx).await.map_err(backend)?;
         }
+        self.cancel_mails(tx, &change.cancel_mails).await?;
         self.insert_tokens(tx, &change.tokens).await?;
         for chunk in change.mails.chunks(chunk_rows(MAIL_COLS.len())) {
             let sql = format!(
@@ -778,6 +816,175 @@ impl This {
             query.execute(&mut *tx).await.map_err(write_error(Target::Grants))?;
         }
         Ok(())
+    }
+
+    /// Supersedes the pending mails with an intent of the cancelled accounts, grouped by
+    /// (instant, reason) into `IN (…)` lists.
+    async fn cancel_mails(&self, tx: &mut Conn, cancellations: &[admit_core::MailCancellation]) -> Result<()> {
+        let p = &self.prefix;
+        let mut groups: Vec<(CancelGroup, Vec<Vec<u8>>)> = Vec::new();
+        for c in cancellations {
+            let key = (ts(c.at), admit_core::MailCancellation::journal_reason(c.reason));
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, ids)) => ids.push(c.account_id.to_bytes().to_vec()),
+                None => groups.push((key, vec![c.account_id.to_bytes().to_vec()])),
+            }
+        }
+        for ((at, reason), accounts) in &groups {
+            for chunk in accounts.chunks(IN_CHUNK) {
+                let sql = format!(
+                    "UPDATE {p}outbox SET status = 'superseded', failed_at = $1, last_error = $2, lease_owner = NULL, \
+                     lease_until = NULL WHERE status = 'pending' AND intent_kind IS NOT NULL AND account_id IN ({})",
+                    placeholders(3, chunk.len())
+                );
+                let mut query = q(sql).bind(*at).bind(reason.clone());
+                for id in chunk {
+                    query = query.bind(id.clone());
+                }
+                query.execute(&mut *tx).await.map_err(backend)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rows of `sql` (ending in `IN (`) for `keys`, in `IN_CHUNK` lists; `tail` follows the
+    /// closing parenthesis (an `ORDER BY` and a lock clause).
+    async fn rows_in(&self, tx: &mut Conn, sql: &str, keys: &[Vec<u8>], tail: &str) -> Result<Vec<DbRow>> {
+        let mut out = Vec::new();
+        for chunk in keys.chunks(IN_CHUNK) {
+            let full = format!("{sql}{}){tail}", placeholders(1, chunk.len()));
+            let query = chunk.iter().fold(q(full), |query, key| query.bind(key.clone()));
+            out.extend(query.fetch_all(&mut *tx).await.map_err(backend)?);
+        }
+        Ok(out)
+    }
+
+    /// Arms a batch of claimed mails in the caller's transaction: reads the mails, then
+    /// locks their accounts, their reserved tokens and finally the mail rows (the order
+    /// commits take them, so the two never deadlock over one account), decides each mail with the shared
+    /// checks, and writes the verifier hashes in one statement per chunk.
+    async fn arm_in(
+        &self,
+        tx: &mut Conn,
+        owner: &str,
+        at: Timestamp,
+        arms: &[admit_store::MailArming],
+    ) -> Result<Vec<admit_store::ArmOutcome>> {
+        use admit_core::MailIntent;
+        use admit_store::{ArmOutcome, ArmedSecret};
+        let p = &self.prefix;
+        let mut ids: Vec<Vec<u8>> = arms.iter().map(|a| a.mail.to_bytes().to_vec()).collect();
+        ids.sort();
+        ids.dedup();
+        let mail_cols = "id, account_id, status, lease_owner, intent_kind, intent_selector, intent_epoch";
+        let mail_sql = format!("SELECT {mail_cols} FROM {p}outbox WHERE id IN (");
+        // First read, unlocked: which accounts and tokens to lock.
+        let first = self.rows_in(tx, &mail_sql, &ids, "").await?;
+        let mut account_ids = Vec::new();
+        let mut selectors = Vec::new();
+        for row in &first {
+            if let Some(account) = get::<Option<Vec<u8>>>(row, "account_id")? {
+                account_ids.push(account);
+            }
+            if let Some(MailIntent::Link { selector, .. }) = intent_from_row(row)? {
+                selectors.push(selector.to_bytes().to_vec());
+            }
+        }
+        account_ids.sort();
+        account_ids.dedup();
+        selectors.sort();
+        selectors.dedup();
+        let lock = dialect::FOR_UPDATE;
+        let account_sql = format!("SELECT {} FROM {p}accounts WHERE id IN (", cols(&ACCOUNT_COLS, ""));
+        let mut accounts: HashMap<AccountId, AccountRecord> = HashMap::new();
+        for row in self.rows_in(tx, &account_sql, &account_ids, &format!(" ORDER BY id{lock}")).await? {
+            let account = account_from_row(&row, Vec::new())?;
+            accounts.insert(account.id, account);
+        }
+        let token_sql = format!("SELECT {} FROM {p}tokens WHERE selector IN (", cols(&TOKEN_COLS, ""));
+        let mut tokens: HashMap<TokenSelector, TokenRecord> = HashMap::new();
+        for row in self.rows_in(tx, &token_sql, &selectors, &format!(" ORDER BY selector{lock}")).await? {
+            let token = token_from_row(&row)?;
+            tokens.insert(token.selector, token);
+        }
+        // The mail rows last, locked, read again: a cancellation committed meanwhile shows.
+        let mut mails: HashMap<MailId, (bool, Option<MailIntent>, Option<AccountId>)> = HashMap::new();
+        for row in self.rows_in(tx, &mail_sql, &ids, &format!(" ORDER BY id{lock}")).await? {
+            let id = codec::mail_id(&get::<Vec<u8>>(&row, "id")?)?;
+            let held = get::<String>(&row, "status")? == "pending"
+                && get::<Option<String>>(&row, "lease_owner")?.as_deref() == Some(owner);
+            let account = get::<Option<Vec<u8>>>(&row, "account_id")?.map(|a| codec::account_id(&a)).transpose()?;
+            mails.insert(id, (held, intent_from_row(&row)?, account));
+        }
+        let mut outcomes = Vec::with_capacity(arms.len());
+        let mut verifiers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut passwords: Vec<(Vec<u8>, String)> = Vec::new();
+        let mut superseded: Vec<(Vec<u8>, String)> = Vec::new();
+        for arming in arms {
+            let Some((true, intent, account_id)) = mails.get(&arming.mail).cloned() else {
+                outcomes.push(ArmOutcome::LeaseLost);
+                continue;
+            };
+            let checked = match (intent, &arming.secret) {
+                (Some(MailIntent::Link { selector, purpose }), ArmedSecret::Link(hash)) => {
+                    let token = tokens.get(&selector);
+                    let account = account_id.or(token.map(|t| t.account_id)).and_then(|id| accounts.get(&id));
+                    admit_store::arming::check_link(token, purpose, account, at).map(|()| {
+                        verifiers.push((selector.to_bytes().to_vec(), hash.to_bytes().to_vec()));
+                    })
+                }
+                (Some(MailIntent::TemporaryPassword { credential_epoch }), ArmedSecret::TemporaryPassword(hash)) => {
+                    let account = account_id.and_then(|id| accounts.get(&id));
+                    admit_store::arming::check_temporary_password(account, credential_epoch).map(|()| {
+                        if let Some(id) = account_id {
+                            passwords.push((id.to_bytes().to_vec(), hash.as_phc().to_owned()));
+                        }
+                    })
+                }
+                _ => Err(admit_store::arming::MISMATCH.to_owned()),
+            };
+            // A mail settled here is not armed twice by a repeated id in the same batch.
+            if let Some(entry) = mails.get_mut(&arming.mail) {
+                entry.0 = false;
+            }
+            match checked {
+                Ok(()) => outcomes.push(ArmOutcome::Armed),
+                Err(reason) => {
+                    superseded.push((arming.mail.to_bytes().to_vec(), reason.clone()));
+                    outcomes.push(ArmOutcome::Superseded(reason));
+                }
+            }
+        }
+        for chunk in verifiers.chunks(chunk_rows(2)) {
+            let sql = format!(
+                "UPDATE {p}tokens SET verifier_hash = v.column2 FROM (VALUES {}) AS v \
+                 WHERE {p}tokens.selector = v.column1",
+                value_rows(chunk.len(), 2)
+            );
+            let query = chunk.iter().fold(q(sql), |query, (s, h)| query.bind(s.clone()).bind(h.clone()));
+            query.execute(&mut *tx).await.map_err(backend)?;
+        }
+        for (account, phc) in passwords {
+            q(format!("UPDATE {p}accounts SET password_hash = $1, version = version + 1 WHERE id = $2"))
+                .bind(phc)
+                .bind(account)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend)?;
+        }
+        for (id, reason) in superseded {
+            q(format!(
+                "UPDATE {p}outbox SET status = 'superseded', failed_at = $1, last_error = $2, lease_owner = NULL, \
+                 lease_until = NULL WHERE id = $3"
+            ))
+            .bind(ts(at))
+            .bind(reason)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(backend)?;
+        }
+        Ok(outcomes)
     }
 
     /// Inserts tokens; each first revokes the live (unused, unrevoked, unexpired) tokens of the same account and purpose
@@ -1006,13 +1213,28 @@ impl Store for This {
             .await
             .map_err(backend)?;
         tx.commit().await.map_err(backend)?;
-        let mut mails = rows.iter().map(|r| mail_from_row(r, true)).collect::<Result<Vec<_>>>()?;
+        let mut mails = rows.iter().map(mail_from_row).collect::<Result<Vec<_>>>()?;
         mails.sort_by_key(|m| m.id);
         Ok(mails)
     }
 
+    async fn arm_mails(
+        &self,
+        owner: &str,
+        at: Timestamp,
+        arms: &[admit_store::MailArming],
+    ) -> Result<Vec<admit_store::ArmOutcome>> {
+        if arms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = dialect::begin(&self.pool).await.map_err(backend)?;
+        let outcomes = self.arm_in(&mut tx, owner, at, arms).await?;
+        tx.commit().await.map_err(backend)?;
+        Ok(outcomes)
+    }
+
     async fn mark_mail_sent(&self, id: MailId, owner: &str, at: Timestamp) -> Result<()> {
-        self.settle_mail(id, owner, "status = 'sent', sent_at = $1, secret = NULL", vec![Arg::I64(ts(at))]).await
+        self.settle_mail(id, owner, "status = 'sent', sent_at = $1", vec![Arg::I64(ts(at))]).await
     }
 
     async fn retry_mail(&self, id: MailId, owner: &str, next_attempt_at: Timestamp, error: &str) -> Result<()> {
@@ -1029,7 +1251,7 @@ impl Store for This {
         self.settle_mail(
             id,
             owner,
-            "status = 'failed', failed_at = $1, last_error = $2, secret = NULL",
+            "status = 'failed', failed_at = $1, last_error = $2",
             vec![Arg::I64(ts(at)), Arg::Text(error.to_owned())],
         )
         .await
@@ -1046,7 +1268,7 @@ impl Store for This {
             .fetch_optional(&self.pool)
             .await
             .map_err(backend)?;
-        row.as_ref().map(|r| mail_from_row(r, false)).transpose()
+        row.as_ref().map(mail_from_row).transpose()
     }
 
     async fn journal(&self, query: &MailQuery) -> Result<Page<MailRecord, MailId>> {
@@ -1082,7 +1304,7 @@ impl Store for This {
         let lim = w.arg(Arg::I64(i64::try_from(limit).unwrap_or(i64::MAX)));
         let sql = format!("SELECT {} FROM {p}outbox{} ORDER BY id DESC LIMIT {lim}", cols(&MAIL_COLS, ""), w.sql());
         let rows = w.bind(q(sql)).fetch_all(&self.pool).await.map_err(backend)?;
-        let items = rows.iter().map(|r| mail_from_row(r, false)).collect::<Result<Vec<_>>>()?;
+        let items = rows.iter().map(mail_from_row).collect::<Result<Vec<_>>>()?;
         Ok(page(items, limit, |m| m.id))
     }
 

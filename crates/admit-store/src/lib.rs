@@ -21,10 +21,11 @@ pub use tokio as __tokio;
 pub use admit_core::{
     AccountId, AccountKind, AccountRecord, AccountStatus, AccountWrite, AuditAction, AuditId, AuditRecord, ChangeSet,
     ClientFileId, Clock, CredentialEpoch, Email, EmailError, EmailKey, FieldError, FullName, Grant, IdError, Labels,
-    Lease, Lifecycle, Locale, MailId, MailKind, MailParams, MailRecord, MailSecret, MailStatus, PasswordHash, Phone,
-    ProgramId, RevokeReason, Role, Scope, TestClock, Timestamp, TokenConsumption, TokenPurpose, TokenRecord,
-    TokenRevocation, TokenSelector, VerifierHash,
+    Lease, Lifecycle, Locale, MailCancellation, MailId, MailIntent, MailKind, MailParams, MailRecord, MailSecret,
+    MailStatus, PasswordHash, Phone, ProgramId, RevokeReason, Role, Scope, TestClock, Timestamp, TokenConsumption,
+    TokenPurpose, TokenRecord, TokenRevocation, TokenSelector, VerifierHash,
 };
+pub mod arming;
 /// The attribute the [`Store`] trait is written with: implement it as
 /// `#[admit_store::async_trait] impl Store for MyStore { … }`.
 #[doc(no_inline)]
@@ -35,7 +36,8 @@ pub use query::{AccountFilter, AccountQuery, AuditQuery, GrantFilter, MailQuery,
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use store::MockStore;
 pub use store::{
-    BoxError, ConflictKind, MailClaim, PurgeReport, RateLimitDecision, Result, Store, StoreError, window_start,
+    ArmOutcome, ArmedSecret, BoxError, ConflictKind, MailArming, MailClaim, PurgeReport, RateLimitDecision, Result,
+    Store, StoreError, window_start,
 };
 /// The length of a lease or a rate-limit window, as the [`Store`] methods take it.
 #[doc(no_inline)]

@@ -8,7 +8,10 @@ use async_trait::async_trait;
 use time::Duration;
 
 use crate::query::{contains_ignore_case, page_size};
-use crate::store::{ConflictKind, MailClaim, PurgeReport, RateLimitDecision, Result, Store, StoreError, window_start};
+use crate::store::{
+    ArmOutcome, ArmedSecret, ConflictKind, MailArming, MailClaim, PurgeReport, RateLimitDecision, Result, Store,
+    StoreError, window_start,
+};
 use crate::{
     AccountFilter, AccountId, AccountQuery, AccountRecord, AccountWrite, AuditId, AuditQuery, AuditRecord, ChangeSet,
     EmailKey, MailId, MailQuery, MailRecord, MailStatus, Page, RevokeReason, StatusCounts, Timestamp, TokenConsumption,
@@ -87,9 +90,17 @@ struct State {
 
 /// What a commit changed, to put back if a later part fails.
 enum Undo {
-    Account { id: AccountId, previous: Option<Box<AccountRecord>> },
-    Token { selector: TokenSelector, previous: Option<(u64, TokenRecord)> },
+    Account {
+        id: AccountId,
+        previous: Option<Box<AccountRecord>>,
+    },
+    Token {
+        selector: TokenSelector,
+        previous: Option<(u64, TokenRecord)>,
+    },
     Mail(MailId),
+    /// A mail changed in place (cancelled): its previous state.
+    MailState(Box<MailRecord>),
     Audit(AuditId),
 }
 
@@ -178,6 +189,12 @@ impl State {
                         self.pending.remove(&id);
                     }
                 }
+                Undo::MailState(previous) => {
+                    if previous.status == MailStatus::Pending {
+                        self.pending.insert(previous.id);
+                    }
+                    self.mails.insert(previous.id, *previous);
+                }
                 Undo::Audit(id) => {
                     self.audit.remove(&id);
                 }
@@ -195,6 +212,9 @@ impl State {
         for revocation in change.revocations {
             self.revoke(undo, revocation.account_id, revocation.purpose, revocation.reason, revocation.at);
         }
+        if !change.cancel_mails.is_empty() {
+            self.cancel_mails(undo, &change.cancel_mails);
+        }
         for token in change.tokens {
             if self.tokens.contains_key(&token.selector) {
                 return Err(StoreError::Conflict { what: ConflictKind::TokenSelector });
@@ -204,7 +224,9 @@ impl State {
             self.next_token_seq += 1;
             self.put_token(undo, token.selector, Some((seq, token)));
         }
-        for mail in change.mails {
+        for mut mail in change.mails {
+            // A store keeps intents, never secrets.
+            mail.params.secret = None;
             if self.mails.contains_key(&mail.id) {
                 return Err(StoreError::Conflict { what: ConflictKind::MailId });
             }
@@ -233,6 +255,7 @@ impl State {
         };
         let account_epoch = self.accounts.get(&consume.account_id).map(|a| a.credential_epoch);
         let usable = token.account_id == consume.account_id
+            && token.verifier_hash.is_some()
             && token.is_live(consume.at)
             && token.credential_epoch == consume.credential_epoch
             && account_epoch == Some(consume.credential_epoch);
@@ -287,6 +310,68 @@ impl State {
         Ok(())
     }
 
+    /// Supersedes every pending mail with an intent of the cancelled accounts (one pass
+    /// over the pending mails, however many cancellations).
+    fn cancel_mails(&mut self, undo: &mut Vec<Undo>, cancellations: &[admit_core::MailCancellation]) {
+        let by_account: HashMap<AccountId, &admit_core::MailCancellation> =
+            cancellations.iter().map(|c| (c.account_id, c)).collect();
+        let hit: Vec<MailId> = self
+            .pending
+            .iter()
+            .filter(|id| {
+                self.mails.get(id).is_some_and(|m| {
+                    m.params.intent.is_some() && m.account_id.is_some_and(|a| by_account.contains_key(&a))
+                })
+            })
+            .copied()
+            .collect();
+        for key in hit {
+            let Some(mail) = self.mails.get_mut(&key) else { continue };
+            let Some(cancel) = mail.account_id.and_then(|a| by_account.get(&a)) else { continue };
+            undo.push(Undo::MailState(Box::new(mail.clone())));
+            mail.status = MailStatus::Superseded;
+            mail.lease = None;
+            mail.failed_at = Some(cancel.at);
+            mail.last_error = Some(admit_core::MailCancellation::journal_reason(cancel.reason));
+            self.pending.remove(&key);
+        }
+    }
+
+    /// Arms one claimed mail, or supersedes it (see [`Store::arm_mails`]).
+    fn arm(&mut self, owner: &str, at: Timestamp, arming: &MailArming) -> ArmOutcome {
+        let Ok(mail) = self.leased_mail(arming.mail, owner) else { return ArmOutcome::LeaseLost };
+        let (intent, account_id) = (mail.params.intent, mail.account_id);
+        let account = account_id.and_then(|id| self.accounts.get(&id));
+        let checked = match (intent, &arming.secret) {
+            (Some(admit_core::MailIntent::Link { selector, purpose }), ArmedSecret::Link(hash)) => {
+                let token = self.tokens.get(&selector).map(|(_, t)| t);
+                let account = account.or_else(|| token.and_then(|t| self.accounts.get(&t.account_id)));
+                crate::arming::check_link(token, purpose, account, at).map(|()| {
+                    if let Some((_, token)) = self.tokens.get_mut(&selector) {
+                        token.verifier_hash = Some(*hash);
+                    }
+                })
+            }
+            (
+                Some(admit_core::MailIntent::TemporaryPassword { credential_epoch }),
+                ArmedSecret::TemporaryPassword(hash),
+            ) => crate::arming::check_temporary_password(account, credential_epoch).map(|()| {
+                if let Some(account) = account_id.and_then(|id| self.accounts.get_mut(&id)) {
+                    account.password_hash = Some(hash.clone());
+                    account.version += 1;
+                }
+            }),
+            _ => Err(crate::arming::MISMATCH.to_owned()),
+        };
+        match checked {
+            Ok(()) => ArmOutcome::Armed,
+            Err(reason) => {
+                let _ = self.settle(arming.mail, owner, MailStatus::Superseded, at, Some(&reason));
+                ArmOutcome::Superseded(reason)
+            }
+        }
+    }
+
     /// The mail `id` if `owner` holds its lease and it is pending.
     fn leased_mail(&mut self, id: MailId, owner: &str) -> Result<&mut MailRecord> {
         match self.mails.get_mut(&id) {
@@ -314,7 +399,7 @@ impl State {
         mail.params.secret = None;
         match status {
             MailStatus::Sent => mail.sent_at = Some(at),
-            MailStatus::Failed => mail.failed_at = Some(at),
+            MailStatus::Failed | MailStatus::Superseded => mail.failed_at = Some(at),
             MailStatus::Pending => {}
         }
         if let Some(error) = error {
@@ -470,6 +555,11 @@ impl Store for MemoryStore {
         Ok(claimed)
     }
 
+    async fn arm_mails(&self, owner: &str, at: Timestamp, arms: &[MailArming]) -> Result<Vec<ArmOutcome>> {
+        let mut state = self.lock();
+        Ok(arms.iter().map(|arming| state.arm(owner, at, arming)).collect())
+    }
+
     async fn mark_mail_sent(&self, id: MailId, owner: &str, at: Timestamp) -> Result<()> {
         self.lock().settle(id, owner, MailStatus::Sent, at, None)
     }
@@ -604,6 +694,7 @@ mod tests {
             subject: "Réinitialisation de votre mot de passe".into(),
             params: MailParams {
                 recipient_name: "Jeanne".into(),
+                intent: None,
                 secret: Some(MailSecret::new("https://exemple.fr/r/adm_TOP-SECRET")),
                 expires_at: None,
                 new_email: None,
@@ -681,10 +772,10 @@ mod tests {
         });
     }
 
-    /// Not observable through the trait (every read scrubs): the stored secret itself is gone
-    /// once a mail is sent or failed, and kept while it is pending.
+    /// Not observable through the trait (no read returns a secret): a secret handed to a
+    /// commit is never kept, whatever the mail's status.
     #[test]
-    fn settled_mails_lose_their_secret_at_rest() {
+    fn no_mail_keeps_a_secret_at_rest() {
         let at = Timestamp::from_unix_micros(1_000_000);
         let store = MemoryStore::new();
         let account = account(at);
@@ -698,9 +789,10 @@ mod tests {
             store.fail_mail(mails[1].id, "o", at, "550").await.unwrap();
         });
         let state = store.lock();
-        assert!(state.mails[&mails[0].id].params.secret.is_none(), "a sent mail's secret is scrubbed at rest");
-        assert!(state.mails[&mails[1].id].params.secret.is_none(), "a failed mail's secret is scrubbed at rest");
-        assert!(state.mails[&mails[2].id].params.secret.is_some(), "a pending mail keeps its secret for delivery");
+        for mail in &mails {
+            let kept = &state.mails[&mail.id];
+            assert!(kept.params.secret.is_none(), "a {:?} mail keeps no secret at rest", kept.status);
+        }
         assert!(state.pending.len() == 1, "settled mails leave the pending index");
     }
 

@@ -7,7 +7,8 @@ use time::Duration;
 
 use crate::{
     AccountFilter, AccountId, AccountQuery, AccountRecord, AuditId, AuditQuery, AuditRecord, ChangeSet, EmailKey,
-    MailId, MailQuery, MailRecord, Page, StatusCounts, Timestamp, TokenRecord, TokenSelector,
+    MailId, MailQuery, MailRecord, Page, PasswordHash, StatusCounts, Timestamp, TokenRecord, TokenSelector,
+    VerifierHash,
 };
 
 /// A boxed error from a storage backend.
@@ -104,6 +105,42 @@ pub struct MailClaim {
     pub limit: u32,
 }
 
+/// The digest of a secret the dispatcher minted for one claimed mail: what the store keeps
+/// in place of the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArmedSecret {
+    /// The SHA-256 of a fresh verifier for the mail's reserved token
+    /// ([`admit_core::MailIntent::Link`]).
+    Link(VerifierHash),
+    /// The Argon2id PHC hash of a fresh temporary password
+    /// ([`admit_core::MailIntent::TemporaryPassword`]).
+    TemporaryPassword(PasswordHash),
+}
+
+/// One claimed mail to arm with [`Store::arm_mails`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailArming {
+    /// Which mail.
+    pub mail: MailId,
+    /// The digest to store.
+    pub secret: ArmedSecret,
+}
+
+/// What [`Store::arm_mails`] did with one mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ArmOutcome {
+    /// The digest is stored: send the mail now.
+    Armed,
+    /// What the mail carried no longer holds; it is now
+    /// [`MailStatus::Superseded`](crate::MailStatus::Superseded) with this reason, and must
+    /// not be sent.
+    Superseded(String),
+    /// `owner` no longer holds the mail's lease, or the mail is no longer pending
+    /// (cancelled, settled by another dispatcher): nothing was written; do not send it.
+    LeaseLost,
+}
+
 /// The answer of [`Store::hit_rate_limit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RateLimitDecision {
@@ -145,14 +182,19 @@ pub trait Store: Debug + Send + Sync + 'static {
     ///
     /// # Contract
     /// In one transaction, in this order: the token consumption precondition (the token
-    /// exists for that account, is unused, unrevoked, `at <= expires_at`, and the token's
-    /// and the stored account's credential epochs both equal the one given; it is marked
-    /// consumed at `at`); account writes (an insert whose email key or id is taken, or an
-    /// update or delete whose stored version differs from `expected_version`, fails the
-    /// whole change); revocations (every live token of the account, of the purpose if
-    /// given, gets `revoked_at` and the reason); token inserts (each first revokes the
+    /// exists for that account, is armed (`verifier_hash` set: a reserved token is never
+    /// consumed), unused, unrevoked, `at <= expires_at`, and the token's and the stored
+    /// account's credential epochs both equal the one given; it is marked consumed at
+    /// `at`); account writes (an insert whose email key or id is taken, or an update or
+    /// delete whose stored version differs from `expected_version`, fails the whole
+    /// change); revocations (every live token of the account, of the purpose if given, gets
+    /// `revoked_at` and the reason); mail cancellations (every pending mail of the account
+    /// that has an intent, leased or not, becomes `Superseded` at `at` with
+    /// [`admit_core::MailCancellation::journal_reason`] as `last_error`, lease cleared);
+    /// token inserts (each first revokes the
     /// live tokens of the same account and purpose with [`crate::RevokeReason::Replaced`]
-    /// at the new token's `created_at`); mail enqueues; audit appends; then, if
+    /// at the new token's `created_at`); mail enqueues (`params.secret` is never stored;
+    /// the intent is); audit appends; then, if
     /// `require_platform_administrator` is set, at least one acting platform administrator
     /// must remain: an account that is available (neither disabled nor trashed), active
     /// (lifecycle `Active`) and holds the platform administrator grant
@@ -233,13 +275,47 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// A mail is due if it is pending, `next_attempt_at <= now`, and it has no lease or its
     /// lease ended (`until < now`). Each claimed mail gets the lease
     /// (`owner`, `now + lease`) and `attempts + 1`, atomically: while a lease holds, no
-    /// other claimer receives the mail. Returned records carry their secrets.
+    /// other claimer receives the mail. Returned records carry their intents (never a
+    /// secret: none is stored); the dispatcher then mints the secrets and arms them with
+    /// [`Store::arm_mails`].
     ///
     /// # Errors
     /// [`StoreError::Backend`] or [`StoreError::Corrupt`].
     async fn claim_mails(&self, claim: &MailClaim) -> Result<Vec<MailRecord>>;
 
-    /// Marks a claimed mail sent at `at`, clears its lease and scrubs its secret.
+    /// Stores the digests of the secrets the dispatcher just minted for claimed mails, or
+    /// supersedes the mails whose secret must no longer exist.
+    ///
+    /// # Contract
+    /// In **one** transaction, for each arming in order:
+    /// - the mail must be pending and leased by `owner`; otherwise its outcome is
+    ///   [`ArmOutcome::LeaseLost`] and nothing is written for it;
+    /// - for a mail whose intent is [`MailIntent::Link`](crate::MailIntent::Link) and a
+    ///   secret [`ArmedSecret::Link`]: the reserved token must exist, have that purpose, be
+    ///   unused, unrevoked and `at <= expires_at`, its epoch must equal the stored
+    ///   account's, and the account must be available
+    ///   ([`crate::arming::check_link`]); then the token's `verifier_hash` is set (replacing
+    ///   any earlier one: re-arming after a crash kills the link minted before);
+    /// - for [`MailIntent::TemporaryPassword`](crate::MailIntent::TemporaryPassword) and
+    ///   [`ArmedSecret::TemporaryPassword`]: the account must be available, in the intent's
+    ///   credential epoch, with `must_change_password` set
+    ///   ([`crate::arming::check_temporary_password`]); then its `password_hash` is set and
+    ///   its `version` incremented (`updated_at` untouched);
+    /// - otherwise (the check failed, the mail has no intent, or the secret's kind differs
+    ///   from the intent's) the mail becomes `Superseded` at `at` (`failed_at = at`,
+    ///   `last_error` = the reason, lease cleared) and its outcome says why.
+    ///
+    /// Each check sees the state committed before the transaction, and no concurrent
+    /// [`Store::commit`] can interleave with it (row locks or a write lock): a change that
+    /// revokes the token, moves the epoch or cancels the mail either commits before (and
+    /// the mail is superseded or its lease is lost) or after (and then revokes what was
+    /// armed). One outcome per arming, in order.
+    ///
+    /// # Errors
+    /// [`StoreError::Backend`] or [`StoreError::Corrupt`]; nothing is written.
+    async fn arm_mails(&self, owner: &str, at: Timestamp, arms: &[MailArming]) -> Result<Vec<ArmOutcome>>;
+
+    /// Marks a claimed mail sent at `at` and clears its lease.
     ///
     /// # Errors
     /// [`StoreError::LeaseLost`] if `owner` no longer holds the mail's lease (another
@@ -252,7 +328,7 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// [`StoreError::LeaseLost`] as for [`Store::mark_mail_sent`].
     async fn retry_mail(&self, id: MailId, owner: &str, next_attempt_at: Timestamp, error: &str) -> Result<()>;
 
-    /// Gives a claimed mail up at `at` with `error`; scrubs its secret.
+    /// Gives a claimed mail up at `at` with `error`.
     ///
     /// # Errors
     /// [`StoreError::LeaseLost`] as for [`Store::mark_mail_sent`].
@@ -265,7 +341,7 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// [`StoreError::LeaseLost`] as for [`Store::mark_mail_sent`].
     async fn release_mail(&self, id: MailId, owner: &str) -> Result<()>;
 
-    /// One mail, with its secret scrubbed.
+    /// One mail (its intent, never a secret).
     ///
     /// # Errors
     /// [`StoreError::Backend`] or [`StoreError::Corrupt`].
@@ -274,8 +350,8 @@ pub trait Store: Debug + Send + Sync + 'static {
     /// One page of the mail journal, newest first.
     ///
     /// # Contract
-    /// Secrets are always scrubbed from the returned records (`params.secret` is `None`),
-    /// whatever the mail's status. `next` is the last returned id when more may follow.
+    /// Returned records never carry a secret (`params.secret` is `None`): no store keeps
+    /// one. `next` is the last returned id when more may follow.
     ///
     /// # Errors
     /// [`StoreError::Backend`] or [`StoreError::Corrupt`].
@@ -364,6 +440,10 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
 
     async fn claim_mails(&self, claim: &MailClaim) -> Result<Vec<MailRecord>> {
         (**self).claim_mails(claim).await
+    }
+
+    async fn arm_mails(&self, owner: &str, at: Timestamp, arms: &[MailArming]) -> Result<Vec<ArmOutcome>> {
+        (**self).arm_mails(owner, at, arms).await
     }
 
     async fn mark_mail_sent(&self, id: MailId, owner: &str, at: Timestamp) -> Result<()> {

@@ -117,6 +117,16 @@ impl<S: Store> Store for CountingStore<S> {
         self.inner.claim_mails(claim).await
     }
 
+    async fn arm_mails(
+        &self,
+        owner: &str,
+        at: Timestamp,
+        arms: &[admit_store::MailArming],
+    ) -> Result<Vec<admit_store::ArmOutcome>> {
+        self.outbox();
+        self.inner.arm_mails(owner, at, arms).await
+    }
+
     async fn mark_mail_sent(&self, id: MailId, owner: &str, at: Timestamp) -> Result<()> {
         self.outbox();
         self.inner.mark_mail_sent(id, owner, at).await

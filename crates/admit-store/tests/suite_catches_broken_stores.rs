@@ -88,6 +88,14 @@ impl Store for Broken {
     async fn claim_mails(&self, claim: &MailClaim) -> Result<Vec<MailRecord>> {
         self.inner.claim_mails(claim).await
     }
+    async fn arm_mails(
+        &self,
+        owner: &str,
+        at: Timestamp,
+        arms: &[admit_store::MailArming],
+    ) -> Result<Vec<admit_store::ArmOutcome>> {
+        self.inner.arm_mails(owner, at, arms).await
+    }
     async fn mark_mail_sent(&self, id: MailId, owner: &str, at: Timestamp) -> Result<()> {
         self.inner.mark_mail_sent(id, owner, at).await
     }

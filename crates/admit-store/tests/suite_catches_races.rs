@@ -16,9 +16,10 @@ use std::sync::Mutex;
 use admit_store::conformance::{self, run_case};
 use admit_store::query::{AccountFilter, AccountQuery, AuditQuery, MailQuery, Page, StatusCounts, page_size};
 use admit_store::{
-    AccountId, AccountRecord, AccountWrite, AuditId, AuditRecord, ChangeSet, ConflictKind, Duration, EmailKey, Lease,
-    MailClaim, MailId, MailRecord, MailStatus, MemoryStore, PurgeReport, RateLimitDecision, Result, RevokeReason,
-    Store, StoreError, Timestamp, TokenRecord, TokenSelector, async_trait, window_start,
+    AccountId, AccountRecord, AccountWrite, ArmOutcome, AuditId, AuditRecord, ChangeSet, ConflictKind, Duration,
+    EmailKey, Lease, MailArming, MailClaim, MailId, MailRecord, MailStatus, MemoryStore, PurgeReport,
+    RateLimitDecision, Result, RevokeReason, Store, StoreError, Timestamp, TokenRecord, TokenSelector, async_trait,
+    window_start,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -348,6 +349,9 @@ impl Store for RacyStore {
             claimed.push(mail.clone());
         }
         Ok(claimed)
+    }
+    async fn arm_mails(&self, _owner: &str, _at: Timestamp, _arms: &[MailArming]) -> Result<Vec<ArmOutcome>> {
+        unused("arm_mails")
     }
     async fn mark_mail_sent(&self, id: MailId, owner: &str, at: Timestamp) -> Result<()> {
         self.settle(id, owner, |m| {

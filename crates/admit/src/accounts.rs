@@ -774,7 +774,7 @@ impl Admit {
 impl Admit {
     /// Records each row of a batch that the policy refused, as [`Admit::decide_for`] does
     /// for a single call.
-    async fn record_forbidden_rows(
+    pub(crate) async fn record_forbidden_rows(
         &self,
         actor: &AccountRecord,
         call: &'static str,

@@ -157,7 +157,14 @@ pub enum ConfigError {
     /// The default templates could not be built with these settings.
     #[error("templates are invalid: {0}")]
     Templates(String),
+    /// The digest key is shorter than [`AdmitBuilder::MIN_DIGEST_KEY_LEN`] bytes.
+    #[error("digest key must be at least 32 bytes")]
+    DigestKeyTooShort,
 }
+
+/// The digest key used when the host gives none: public, so it protects nothing. Building
+/// with it logs a warning.
+const DEVELOPMENT_DIGEST_KEY: &[u8] = b"admit development digest key: public, set AdmitBuilder::digest_key";
 
 /// Builds an [`Admit`]. See the crate docs for an example.
 #[derive(Debug)]
@@ -182,6 +189,7 @@ pub struct AdmitBuilder {
     sender_name: String,
     sender_address: String,
     default_locale: Locale,
+    digest_key: Option<secrecy::SecretSlice<u8>>,
 }
 
 impl Default for AdmitBuilder {
@@ -207,6 +215,7 @@ impl Default for AdmitBuilder {
             sender_name: "admit".to_owned(),
             sender_address: "no-reply@localhost.localdomain".to_owned(),
             default_locale: Locale::en(),
+            digest_key: None,
         }
     }
 }
@@ -358,6 +367,25 @@ impl AdmitBuilder {
         self
     }
 
+    /// The least length of a digest key: 32 bytes.
+    pub const MIN_DIGEST_KEY_LEN: usize = 32;
+
+    /// The deployment's digest key: the HMAC-SHA256 key of the digests that stand for an
+    /// address or a requester in rate-limit keys and audit details. Without it, a copy of
+    /// the database cannot tell who asked for what (an unkeyed hash of an IP address or a
+    /// likely address is found by trying them all). Give every instance of a deployment the
+    /// same random key of at least 32 bytes (for example 32 bytes from the operating
+    /// system's generator, kept with the host's other secrets, never in the database).
+    /// Changing it only restarts the rate-limit windows and makes older audit digests
+    /// incomparable with newer ones.
+    ///
+    /// Without this call a public development key is used and [`AdmitBuilder::build`] logs
+    /// a warning (`tracing`, target `admit`).
+    pub fn digest_key(mut self, key: secrecy::SecretSlice<u8>) -> Self {
+        self.digest_key = Some(key);
+        self
+    }
+
     /// Validates everything and builds.
     ///
     /// # Errors
@@ -405,6 +433,22 @@ impl AdmitBuilder {
             return Err(ConfigError::TooLenient("sign_in_consecutive_failures_per_email"));
         }
         let sender = Email::parse(&self.sender_address).map_err(|_| ConfigError::InvalidSender)?;
+        let digest_key = match self.digest_key {
+            Some(key) => {
+                if secrecy::ExposeSecret::expose_secret(&key).len() < Self::MIN_DIGEST_KEY_LEN {
+                    return Err(ConfigError::DigestKeyTooShort);
+                }
+                key
+            }
+            None => {
+                tracing::warn!(
+                    target: "admit",
+                    "no digest key configured (AdmitBuilder::digest_key): using the public development key; \
+                     rate-limit keys and audit digests can then be reversed from a copy of the database"
+                );
+                secrecy::SecretSlice::from(DEVELOPMENT_DIGEST_KEY.to_vec())
+            }
+        };
         let rules = Rules {
             invitation_ttl: self.invitation_ttl,
             reset_ttl: self.reset_ttl,
@@ -437,6 +481,7 @@ impl AdmitBuilder {
             sender_name: self.sender_name,
             sender,
             default_locale: self.default_locale,
+            digest_key,
         }))
     }
 }

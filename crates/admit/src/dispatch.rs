@@ -1,6 +1,20 @@
-//! The outbox [`Dispatcher`]: claims due mails with a lease, renders and sends them,
-//! settles each one. Any number of dispatchers, on any number of hosts, may share one
-//! store: a lease keeps a mail with one of them at a time.
+//! The outbox [`Dispatcher`]: claims due mails with a lease, mints their secrets, arms
+//! them, renders and sends the mails, settles each one. Any number of dispatchers, on any
+//! number of hosts, may share one store: a lease keeps a mail with one of them at a time.
+//!
+//! # Secrets are minted here
+//!
+//! The outbox holds no secret: a mail carries an intent (a reserved token's selector, or
+//! the credential epoch of a temporary password). After each claim the dispatcher mints
+//! the secrets in memory (a fresh verifier per link with `admit_core::token::arm`; a fresh
+//! temporary password, hashed with Argon2id off the executor under the hashing
+//! concurrency), then stores only their digests with one [`Store::arm_mails`] call per
+//! batch, which re-checks every lease and supersedes the mails whose link was revoked,
+//! used or expired, or whose temporary password was replaced, meanwhile. Only then does it
+//! render and send. Claim and arm are two transactions on purpose: nothing secret exists
+//! until the arm commits, and the arm re-checks the lease, so a mail whose lease passed to
+//! another dispatcher in between is neither armed nor sent by this one. A retry after a
+//! crash arms the mail again with a new secret: the link or password minted before dies.
 //!
 //! Nothing is lost: a mail leaves the outbox only as `Sent` or `Failed` (with the reason).
 //! A dispatcher that dies between sending and marking leaves a claimed mail whose lease
@@ -13,10 +27,11 @@ use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use admit_core::{MailRecord, Timestamp};
+use admit_core::{MailIntent, MailRecord, MailSecret, Timestamp};
 use admit_mail::{MailContext, Mailbox, Message};
-use admit_store::{MailClaim, StoreError};
+use admit_store::{ArmOutcome, ArmedSecret, MailArming, MailClaim, Store, StoreError};
 use rand::RngExt;
+use secrecy::ExposeSecret;
 use time::Duration;
 use tokio::task::JoinSet;
 use tracing::Instrument;
@@ -77,6 +92,9 @@ pub struct DispatchReport {
     pub lost_leases: u64,
     /// Mails released unsent (shutdown, or too little of the lease left to start a send).
     pub released: u64,
+    /// Mails not sent because what they carried no longer held when they were armed (link
+    /// revoked, used or expired; temporary password replaced; account unavailable).
+    pub superseded: u64,
 }
 
 impl DispatchReport {
@@ -87,6 +105,7 @@ impl DispatchReport {
         self.failed += other.failed;
         self.lost_leases += other.lost_leases;
         self.released += other.released;
+        self.superseded += other.superseded;
     }
 
     fn count(&mut self, settled: Settled) {
@@ -111,9 +130,10 @@ enum Settled {
 
 /// Delivers the outbox. Build one with [`Admit::dispatcher`].
 ///
-/// Each round claims up to `batch_size` due mails under a fresh random owner id, sends
-/// them `concurrency` at a time, and settles each one: sent (secret scrubbed), retried
-/// later, failed with the reason, or released. Tracing: one `admit.mail` span per attempt
+/// Each round claims up to `batch_size` due mails under a fresh random owner id, mints and
+/// arms their secrets in one store call (superseding the mails whose link or temporary
+/// password no longer holds), sends them `concurrency` at a time, and settles each one:
+/// sent, retried later, failed with the reason, or released. Tracing: one `admit.mail` span per attempt
 /// with the mail id, kind and attempt number only (never the address or the secret), and
 /// one `dispatch round` event with the round's counters.
 #[derive(Debug, Clone)]
@@ -156,6 +176,13 @@ impl Dispatcher {
 
     fn message(&self, mail: &MailRecord) -> std::result::Result<Message, String> {
         let inner = &self.admit.inner;
+        if mail.kind.carries_secret() && mail.params.secret.is_none() {
+            // Only a mail enqueued before the outbox kept intents (its secret was erased by
+            // the migration) gets here: there is nothing to send; issue it again.
+            return Err(
+                "no secret to send (mail enqueued before secrets were minted at dispatch); issue it again".to_owned()
+            );
+        }
         let context = MailContext::from_params(mail.kind, &mail.params);
         let rendered =
             inner.templates.render(mail.kind, &mail.locale, &context).map_err(|e| format!("template: {e}"))?;
@@ -166,7 +193,8 @@ impl Dispatcher {
             .text(rendered.text)
             .html(rendered.html)
             .message_id(mail.message_id(&self.domain))
-            .date(mail.created_at)
+            // The send time: the journal keeps when it was enqueued (`created_at`) and sent.
+            .date(self.admit.now())
             .header("X-Admit-Mail-Kind", mail.kind.as_str())
             .build()
             .map_err(|e| format!("message: {e}"))
@@ -246,7 +274,75 @@ impl Dispatcher {
         }
     }
 
-    /// One round: claim, send and settle. When `stop` completes (or the store fails), no
+    /// Mints the secret of every claimed mail that carries one, arms the batch in one
+    /// store call, and returns the mails to deliver (armed ones with their secret in
+    /// `params.secret`, in memory only). Superseded mails and lost leases are counted and
+    /// left out. Mails beyond `max_attempts` are not armed (they are given up unsent).
+    ///
+    /// A store failure here returns the error: nothing was sent, and the mails are claimed
+    /// again (and armed with new secrets) when their lease lapses.
+    async fn arm(&self, mails: Vec<MailRecord>, owner: &str, report: &mut DispatchReport) -> Result<Vec<MailRecord>> {
+        let inner = &self.admit.inner;
+        let (to_arm, mut ready): (Vec<MailRecord>, Vec<MailRecord>) =
+            mails.into_iter().partition(|m| m.params.intent.is_some() && m.attempts <= self.config.max_attempts);
+        if to_arm.is_empty() {
+            return Ok(ready);
+        }
+        let mut arms = Vec::with_capacity(to_arm.len());
+        let mut secrets: Vec<MailSecret> = Vec::with_capacity(to_arm.len());
+        let mut hashing = JoinSet::new();
+        for (index, mail) in to_arm.iter().enumerate() {
+            match mail.params.intent {
+                Some(MailIntent::Link { selector, purpose }) => {
+                    let armed = admit_core::token::arm(&mut rand::rng(), &selector);
+                    secrets.push(MailSecret::new(inner.rules.links.link(purpose, armed.raw.expose())));
+                    arms.push(MailArming { mail: mail.id, secret: ArmedSecret::Link(armed.verifier_hash) });
+                }
+                Some(MailIntent::TemporaryPassword { .. }) => {
+                    let password = admit_core::password::generate_temporary_password(&mut rand::rng());
+                    secrets.push(MailSecret::new(password.expose_secret().to_owned()));
+                    // Placeholder until the hash is ready (replaced below, before arming).
+                    arms.push(MailArming {
+                        mail: mail.id,
+                        secret: ArmedSecret::TemporaryPassword(admit_core::PasswordHash::from_phc(String::new())),
+                    });
+                    let admit = self.admit.clone();
+                    hashing.spawn(async move { (index, admit.hash_password(password).await) });
+                }
+                None => unreachable!("partitioned on intent"),
+            }
+        }
+        while let Some(joined) = hashing.join_next().await {
+            let (index, hash) = joined.map_err(|_| AdmitError::Hashing)?;
+            arms[index].secret = ArmedSecret::TemporaryPassword(hash?);
+        }
+        let outcomes = inner.store.arm_mails(owner, self.admit.now(), &arms).await?;
+        if outcomes.len() != to_arm.len() {
+            return Err(AdmitError::Store(StoreError::Corrupt(
+                "arm_mails returned the wrong number of outcomes".into(),
+            )));
+        }
+        for ((mut mail, secret), outcome) in to_arm.into_iter().zip(secrets).zip(outcomes) {
+            match outcome {
+                ArmOutcome::Armed => {
+                    mail.params.secret = Some(secret);
+                    ready.push(mail);
+                }
+                ArmOutcome::Superseded(reason) => {
+                    tracing::info!(mail_id = %mail.id, kind = mail.kind.as_str(), %reason, "mail superseded, not sent");
+                    report.superseded += 1;
+                }
+                _ => {
+                    tracing::warn!(mail_id = %mail.id, "lease lost before the mail was armed; not sent");
+                    report.lost_leases += 1;
+                }
+            }
+        }
+        ready.sort_by_key(|m| m.id);
+        Ok(ready)
+    }
+
+    /// One round: claim, arm, send and settle. When `stop` completes (or the store fails), no
     /// further send starts: the sends under way finish and settle, the mails not yet
     /// started are released.
     /// Returns the round's outcome and whether `stop` completed (it is not polled again).
@@ -264,6 +360,10 @@ impl Dispatcher {
             Err(error) => return (Err(AdmitError::from(error)), false),
         };
         let mut report = DispatchReport { claimed: mails.len() as u64, ..DispatchReport::default() };
+        let mails = match self.arm(mails, &owner, &mut report).await {
+            Ok(mails) => mails,
+            Err(error) => return (Err(error), false),
+        };
         let mut tasks = JoinSet::new();
         let mut queue = mails.into_iter();
         let mut first_error = None;
@@ -311,6 +411,7 @@ impl Dispatcher {
                 failed = report.failed,
                 lost_leases = report.lost_leases,
                 released = report.released,
+                superseded = report.superseded,
                 "dispatch round"
             );
         }

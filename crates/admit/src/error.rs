@@ -74,6 +74,22 @@ pub enum AdmitError {
     /// The account changed while the call ran; nothing was written: call again.
     #[error("account changed concurrently, try again")]
     Concurrent,
+    /// The settings are invalid (for example a link base that is not https, or http on
+    /// localhost).
+    #[error("invalid configuration: {0}")]
+    Config(#[from] crate::ConfigError),
+    /// A file or directory admit was asked to create or open could not be (the embedded
+    /// default's directory or database).
+    #[error("{what} {path:?} cannot be created or opened")]
+    Io {
+        /// What it is.
+        what: &'static str,
+        /// Where.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: admit_store::BoxError,
+    },
     /// The store failed.
     #[error("store failed")]
     Store(#[source] StoreError),

@@ -24,8 +24,9 @@ use admit_core::password::{PasswordHasher, PasswordMatch, PasswordPolicy};
 use admit_core::{AccountId, AccountRecord, Clock, EmailPolicy, Locale, MailKind, MailParams, PasswordHash, Timestamp};
 use admit_mail::{MailContext, Templates, Transport};
 use admit_store::Store;
+use hmac::{KeyInit, Mac};
 use secrecy::SecretString;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use tokio::sync::{Semaphore, broadcast};
 
 pub use accounts::{
@@ -99,6 +100,7 @@ pub(crate) struct Parts {
     pub(crate) sender_name: String,
     pub(crate) sender: admit_core::Email,
     pub(crate) default_locale: Locale,
+    pub(crate) digest_key: secrecy::SecretSlice<u8>,
 }
 
 pub(crate) struct Inner {
@@ -122,6 +124,8 @@ pub(crate) struct Inner {
     #[allow(dead_code)]
     pub(crate) default_locale: Locale,
     events: broadcast::Sender<AccountEvent>,
+    /// HMAC-SHA256 keyed with the deployment's digest key, cloned for each digest.
+    digest_mac: hmac::Hmac<Sha256>,
 }
 
 /// How long an administrator-given password (temporary, or set with "must change") lets its
@@ -175,28 +179,49 @@ impl Admit {
                 sender: parts.sender,
                 default_locale: parts.default_locale,
                 events,
+                digest_mac: {
+                    use secrecy::ExposeSecret;
+                    hmac::Hmac::<Sha256>::new_from_slice(parts.digest_key.expose_secret())
+                        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"))
+                },
             }),
         }
     }
 
-    /// The embedded default: a SQLite file `admit.db` and a folder `mail/` of `.eml` files
-    /// under `dir` (both created if missing), links under `link_base`.
+    /// **For development only**: a SQLite file `admit.db` and a folder `mail/` under `dir`
+    /// (both created if missing), links under `link_base`.
+    ///
+    /// It **never sends mail**: every invitation, reset link and temporary password is
+    /// written as an `.eml` file in `dir/mail/` (readable by its owner only), for a
+    /// developer to open. It also uses the development digest key (a warning is logged).
+    /// In production, build with [`Admit::builder`]: a real transport (`SmtpTransport`,
+    /// feature `smtp`, or your own [`Transport`]), a deployment digest key
+    /// ([`AdmitBuilder::digest_key`]), and `PostgresStore` when several instances share
+    /// the data.
     ///
     /// # Errors
-    /// [`AdmitError::Store`] if the database cannot be opened or migrated.
+    /// [`AdmitError::Io`] if `dir` cannot be created or the database file cannot be opened
+    /// or migrated; [`AdmitError::Config`] if `link_base` is not an https URL (or http on
+    /// localhost).
     #[cfg(feature = "sqlite")]
     #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
     pub async fn embedded(dir: impl AsRef<std::path::Path>, link_base: &str) -> Result<Admit> {
         let dir = dir.as_ref();
-        std::fs::create_dir_all(dir).map_err(|e| AdmitError::Store(admit_store::StoreError::backend(e)))?;
-        let store = SqliteStore::open(dir.join("admit.db")).await.map_err(admit_store::StoreError::from)?;
+        // Check the settings before touching the disk.
+        admit_core::decide::Links::new(link_base).map_err(|_| AdmitError::Config(ConfigError::InvalidLinkBase))?;
+        std::fs::create_dir_all(dir).map_err(|e| AdmitError::Io {
+            what: "embedded directory",
+            path: dir.to_owned(),
+            source: Box::new(e),
+        })?;
+        let db = dir.join("admit.db");
+        let store = SqliteStore::open(&db).await.map_err(|e| AdmitError::Io {
+            what: "SQLite database",
+            path: db.clone(),
+            source: Box::new(e),
+        })?;
         let transport = FileTransport::new(dir.join("mail"));
-        Admit::builder()
-            .store(store)
-            .transport(transport)
-            .link_base(link_base)
-            .build()
-            .map_err(|e| AdmitError::Store(admit_store::StoreError::Corrupt(e.to_string())))
+        Ok(Admit::builder().store(store).transport(transport).link_base(link_base).build()?)
     }
 
     /// The store, for hosts that query it directly.
@@ -317,7 +342,7 @@ impl Admit {
             call = refusal.call.unwrap_or(""),
             account = %id(refusal.account),
             actor = %id(refusal.actor),
-            requester = %requester.map(digest).unwrap_or_default(),
+            requester = %requester.map(|r| self.digest(r)).unwrap_or_default(),
             "refused"
         );
         let _ = self.inner.events.send(AccountEvent::Refused(refusal));
@@ -412,9 +437,15 @@ impl Admit {
     }
 }
 
-/// A short, secret-free digest of a requester key or address, for rate-limit keys and
-/// audit details (so neither keeps raw IP addresses).
-pub(crate) fn digest(text: &str) -> String {
-    let hash = Sha256::digest(text.as_bytes());
-    hash.iter().take(8).map(|b| format!("{b:02x}")).collect()
+impl Admit {
+    /// A short keyed digest of a requester key or address, for rate-limit keys and audit
+    /// details: HMAC-SHA256 under the deployment's digest key
+    /// ([`AdmitBuilder::digest_key`]), its first 8 bytes in hex. Without the key, a copy of
+    /// the database cannot tell which address or requester a digest stands for, even by
+    /// trying every IPv4 address or a list of likely addresses.
+    pub(crate) fn digest(&self, text: &str) -> String {
+        let mut mac = self.inner.digest_mac.clone();
+        mac.update(text.as_bytes());
+        mac.finalize().into_bytes().iter().take(8).map(|b| format!("{b:02x}")).collect()
+    }
 }

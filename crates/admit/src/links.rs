@@ -3,17 +3,15 @@
 
 use std::collections::HashMap;
 
-use admit_core::decide::{self, AccountEvent, Decision, Refusal, RefusalKind};
-use admit_core::password::{
-    PasswordContext, PasswordError, PasswordMatch, PasswordRefusal, generate_temporary_password,
-};
+use admit_core::decide::{self, AccountEvent, Refusal, RefusalKind};
+use admit_core::password::{PasswordContext, PasswordError, PasswordMatch, PasswordRefusal};
 use admit_core::token::{self, LinkError, LinkFailure, ParsedToken};
-use admit_core::{AccountId, AccountRecord, Email, Locale, MailSecret, Timestamp, TokenPurpose, TokenRecord};
-use secrecy::{ExposeSecret, SecretString};
+use admit_core::{AccountId, AccountRecord, Email, Locale, Timestamp, TokenPurpose, TokenRecord};
+use secrecy::SecretString;
 
 use crate::accounts::{BatchRow, BatchRowOutcome, MAX_BATCH_ROWS};
 use crate::config::Limit;
-use crate::{Admit, AdmitError, Result, digest};
+use crate::{Admit, AdmitError, Result};
 
 /// What the landing page of a valid link may show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,7 +121,13 @@ enum AddressKeys {
 }
 
 impl SignInKeys {
-    fn new(address: &str, requester: &str, account: Option<&AccountRecord>, known: bool) -> Self {
+    fn new(
+        digest: impl Fn(&str) -> String,
+        address: &str,
+        requester: &str,
+        account: Option<&AccountRecord>,
+        known: bool,
+    ) -> Self {
         let requester_key = format!("signin:req:{}", digest(requester));
         let address = if known {
             AddressKeys::Known { pair: format!("signin:pair:{}", digest(&format!("{address}\n{requester}"))) }
@@ -146,8 +150,11 @@ fn failure(reason: LinkFailure) -> LinkError {
 impl Admit {
     async fn link_failures_exceeded(&self, requester: &str) -> Result<bool> {
         let limit = self.inner.rate_limits.link_failures_per_requester;
-        let count =
-            self.inner.store.rate_limit_count(&format!("link:{}", digest(requester)), limit.per, self.now()).await?;
+        let count = self
+            .inner
+            .store
+            .rate_limit_count(&format!("link:{}", self.digest(requester)), limit.per, self.now())
+            .await?;
         Ok(count >= u64::from(limit.count))
     }
 
@@ -161,7 +168,7 @@ impl Admit {
         account: Option<AccountId>,
     ) -> LinkError {
         let limit = self.inner.rate_limits.link_failures_per_requester;
-        let key = format!("link:{}", digest(requester));
+        let key = format!("link:{}", self.digest(requester));
         let _ = self.inner.store.hit_rate_limit(&key, limit.count, limit.per, self.now()).await;
         let refusal = Refusal {
             kind: RefusalKind::LinkRefused,
@@ -362,15 +369,15 @@ impl Admit {
         // strangers using up the address's requests cannot stop the owner's.
         let known = self.is_known_requester(email.key().as_str(), requester).await?;
         let per_email_key = if known {
-            format!("reset:pair:{}", digest(&format!("{}\n{requester}", email.key().as_str())))
+            format!("reset:pair:{}", self.digest(&format!("{}\n{requester}", email.key().as_str())))
         } else {
-            format!("reset:email:{}", digest(email.key().as_str()))
+            format!("reset:email:{}", self.digest(email.key().as_str()))
         };
         let per_email =
             store.hit_rate_limit(&per_email_key, limits.reset_per_email.count, limits.reset_per_email.per, now).await?;
         let per_requester = store
             .hit_rate_limit(
-                &format!("reset:req:{}", digest(requester)),
+                &format!("reset:req:{}", self.digest(requester)),
                 limits.reset_per_requester.count,
                 limits.reset_per_requester.per,
                 now,
@@ -388,11 +395,12 @@ impl Admit {
             };
             self.refused(refusal, Some(requester));
         }
-        let requester = if throttled { format!("{} throttled", digest(requester)) } else { digest(requester) };
+        let requester =
+            if throttled { format!("{} throttled", self.digest(requester)) } else { self.digest(requester) };
         // Not guarded by the account's version (a thousand concurrent requests for one address
-        // would then fail each other): a link reserved here for an address that changes before
-        // the mail leaves is superseded at dispatch, when the recipient is no longer the
-        // account's address.
+        // would then fail each other). An address change committed before this commit revokes
+        // nothing of it; one committed after revokes its link and cancels its mail. What stays
+        // open is the instant between reading the address and committing (docs/security.md).
         let candidate = if throttled { None } else { account.as_ref() };
         let decision = self.decide(|ctx| decide::request_reset(ctx, candidate, &requester));
         self.commit(decision).await?;
@@ -426,7 +434,7 @@ impl Admit {
             None => None,
         };
         let known = self.is_known_requester(address, requester).await.map_err(unavailable)?;
-        let keys = SignInKeys::new(address, requester, account.as_ref(), known);
+        let keys = SignInKeys::new(|text| self.digest(text), address, requester, account.as_ref(), known);
         let counted = |key: String, limit: Limit| async move {
             store.rate_limit_count(&key, limit.per, now).await.map(|n| n >= u64::from(limit.count))
         };
@@ -522,8 +530,8 @@ impl Admit {
         Err(unavailable(AdmitError::Concurrent))
     }
 
-    fn known_requester_key(address: &str, requester: &str) -> String {
-        format!("known:{}", digest(&format!("{address}\n{requester}")))
+    fn known_requester_key(&self, address: &str, requester: &str) -> String {
+        format!("known:{}", self.digest(&format!("{address}\n{requester}")))
     }
 
     /// Whether `requester` signed in successfully to `address` within the memory
@@ -531,7 +539,7 @@ impl Admit {
     /// one read, since a successful sign-in marks both the current fixed window and the next.
     pub(crate) async fn is_known_requester(&self, address: &str, requester: &str) -> Result<bool> {
         let memory = self.inner.rate_limits.known_requester_memory;
-        let key = Self::known_requester_key(address, requester);
+        let key = self.known_requester_key(address, requester);
         Ok(self.inner.store.rate_limit_count(&key, memory, self.now()).await? > 0)
     }
 
@@ -539,7 +547,7 @@ impl Admit {
     /// stays known between one and two memories after its last successful sign-in.
     async fn remember_requester(&self, address: &str, requester: &str) {
         let memory = self.inner.rate_limits.known_requester_memory;
-        let key = Self::known_requester_key(address, requester);
+        let key = self.known_requester_key(address, requester);
         let now = self.now();
         for at in [now, now.saturating_add(memory)] {
             if let Err(error) = self.inner.store.hit_rate_limit(&key, u32::MAX, memory, at).await {
@@ -642,13 +650,16 @@ impl Admit {
     }
 
     /// Generates temporary passwords for many accounts at once (« Génération par lot »):
-    /// only accounts with an address (and available) are eligible; each gets a strong
-    /// random password by mail, stored only as an Argon2id hash, flagged "must change at
-    /// next sign-in". The mail journal never shows the password. A result per row.
+    /// only accounts with an address (and available) are eligible; each is flagged "must
+    /// change at next sign-in", its links and any earlier password stop working, and a
+    /// temporary password mail is queued. A result per row.
     ///
-    /// The passwords are hashed in parallel (bounded by the hashing concurrency, off the
-    /// executor), then every eligible row is committed in one atomic step: if the store
-    /// fails, no row is written and the call returns the error.
+    /// No password exists yet when this returns: the dispatcher generates each one just
+    /// before sending its mail and stores only its Argon2id hash (see
+    /// [`Dispatcher`](crate::Dispatcher)), so no byte in the store lets anyone sign in with
+    /// a password still waiting to be sent, and the mail journal never shows it. Every
+    /// eligible row is committed in one atomic step: if the store fails, no row is written
+    /// and the call returns the error.
     ///
     /// # Errors
     /// [`AdmitError::TooLarge`], [`AdmitError::UnknownActor`], a store failure.
@@ -661,54 +672,31 @@ impl Admit {
             self.inner.store.accounts_by_ids(&accounts).await?.into_iter().map(|a| (a.id, a)).collect();
         let mut outcomes: Vec<Option<BatchRowOutcome>> = vec![None; accounts.len()];
         let mut seen = std::collections::HashSet::new();
-        let mut hashing = tokio::task::JoinSet::new();
-        for (index, id) in accounts.into_iter().enumerate() {
-            let account = match found.get(&id) {
-                None => {
-                    outcomes[index] = Some(BatchRowOutcome::Refused(AdmitError::NotFound(id).to_string()));
-                    continue;
-                }
-                Some(_) if !seen.insert(id) => {
-                    outcomes[index] = Some(BatchRowOutcome::Duplicate);
-                    continue;
-                }
-                Some(account) => account,
-            };
-            if let Err(refusal) = eligible_for_temporary_password(&actor, account) {
-                outcomes[index] = Some(match refusal {
-                    AdmitError::Forbidden(f) => {
-                        self.record_refused_call(&actor, "issue_temporary_passwords", Some(id), f.reason()).await;
-                        BatchRowOutcome::Forbidden(f)
-                    }
-                    other => BatchRowOutcome::Refused(other.to_string()),
-                });
-                continue;
-            }
-            let admit = self.clone();
-            hashing.spawn(async move {
-                let password = generate_temporary_password(&mut rand::rng());
-                let secret = MailSecret::new(password.expose_secret().to_owned());
-                let hash = admit.hash_password(password).await;
-                (index, id, secret, hash)
-            });
-        }
-        let mut hashed = Vec::with_capacity(hashing.len());
-        while let Some(joined) = hashing.join_next().await {
-            let (index, id, secret, hash) = joined.map_err(|_| AdmitError::Hashing)?;
-            hashed.push((index, id, secret, hash?));
-        }
-        hashed.sort_by_key(|(index, ..)| *index);
+        let ids = accounts.clone();
         let decisions = self.decide(|ctx| {
-            let mut decisions = Vec::with_capacity(hashed.len());
-            for (index, id, secret, hash) in hashed {
-                let account = &found[&id];
-                match decide::issue_temporary_password(ctx, &actor, account, secret, hash) {
+            let mut decisions = Vec::new();
+            for (index, id) in accounts.into_iter().enumerate() {
+                let account = match found.get(&id) {
+                    None => {
+                        outcomes[index] = Some(BatchRowOutcome::Refused(AdmitError::NotFound(id).to_string()));
+                        continue;
+                    }
+                    Some(_) if !seen.insert(id) => {
+                        outcomes[index] = Some(BatchRowOutcome::Duplicate);
+                        continue;
+                    }
+                    Some(account) => account,
+                };
+                match decide::issue_temporary_password(ctx, &actor, account) {
                     Ok(decision) => decisions.push((index, decision)),
-                    Err(error) => outcomes[index] = Some(BatchRowOutcome::Refused(error.to_string())),
+                    Err(decide::DecisionError::Forbidden(f)) => outcomes[index] = Some(BatchRowOutcome::Forbidden(f)),
+                    Err(error) => outcomes[index] = Some(BatchRowOutcome::Refused(AdmitError::from(error).to_string())),
                 }
             }
             decisions
         });
+        self.record_forbidden_rows(&actor, "issue_temporary_passwords", &outcomes, |index| ids.get(index).copied())
+            .await;
         self.commit_rows(decisions, &mut outcomes, |d| {
             BatchRowOutcome::Done(d.account.as_ref().map(|a| a.id).unwrap_or_else(|| unreachable!()))
         })
@@ -716,47 +704,22 @@ impl Admit {
         Ok(crate::accounts::rows(outcomes))
     }
 
-    /// Generates one temporary password (« Génération responsable par responsable »).
+    /// Generates one temporary password (« Génération responsable par responsable »): the
+    /// account is flagged "must change", its links and earlier password stop working, and
+    /// the dispatcher generates the password when it sends the mail (see
+    /// [`Admit::issue_temporary_passwords`]).
     ///
     /// # Errors
     /// [`AdmitError::Forbidden`], [`AdmitError::NoEmail`], [`AdmitError::AccountUnavailable`],
     /// [`AdmitError::NotFound`].
     pub async fn issue_temporary_password(&self, actor: AccountId, account: AccountId) -> Result<()> {
         let (actor, account) = (self.actor(actor).await?, self.account(account).await?);
-        self.temporary_password(&actor, &account).await
-    }
-
-    async fn temporary_password(&self, actor: &AccountRecord, account: &AccountRecord) -> Result<()> {
-        // Refuse early (forbidden, unavailable, no address) before spending a hash.
-        if let Err(error) = eligible_for_temporary_password(actor, account) {
-            if let AdmitError::Forbidden(f) = &error {
-                self.record_refused_call(actor, "issue_temporary_password", Some(account.id), f.reason()).await;
-            }
-            return Err(error);
-        }
-        let password = generate_temporary_password(&mut rand::rng());
-        let secret = MailSecret::new(password.expose_secret().to_owned());
-        let hash = self.hash_password(password).await?;
-        let decision: Decision =
-            self.decide(|ctx| decide::issue_temporary_password(ctx, actor, account, secret, hash))?;
+        let decision = self
+            .decide_for(&actor, "issue_temporary_password", Some(account.id), |ctx| {
+                decide::issue_temporary_password(ctx, &actor, &account)
+            })
+            .await?;
         self.commit(decision).await?;
         Ok(())
     }
-}
-
-/// The checks `decide::issue_temporary_password` makes, run before hashing so a refused row
-/// costs no Argon2 work.
-fn eligible_for_temporary_password(actor: &AccountRecord, account: &AccountRecord) -> Result<()> {
-    admit_core::authz::authorize(
-        actor,
-        admit_core::authz::Action::IssueTemporaryPassword,
-        &admit_core::authz::Target::new(account.kind, &account.grants, false),
-    )?;
-    if !account.is_available() {
-        return Err(AdmitError::AccountUnavailable);
-    }
-    if account.email.is_none() {
-        return Err(AdmitError::NoEmail);
-    }
-    Ok(())
 }

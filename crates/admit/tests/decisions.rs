@@ -237,9 +237,15 @@ on_every_store! {
         for _ in 0..10 {
             assert!(w.admit.request_password_reset("oli@example.org", "203.0.113.50").await.is_ok(), "throttled answers the same");
         }
+        let oli = MailQuery { recipient: Some("oli@example.org".into()), kind: Some(admit::core::MailKind::PasswordReset), ..MailQuery::default() };
+        let queued = w.admit.mail_journal(w.admin, oli).await.unwrap().items;
+        assert_eq!(queued.len(), 5, "only 5 links an hour per address");
         let sent = w.deliver().await;
-        assert_eq!(sent.iter().filter(|m| m.to().address.as_str() == "oli@example.org").count(), 5, "only 5 links an hour per address");
+        // Each new link replaced the one before: only the last is live, so only its mail goes.
+        assert_eq!(sent.iter().filter(|m| m.to().address.as_str() == "oli@example.org").count(), 1, "one live link, one mail");
         assert!(sent.iter().all(|m| m.to().address.as_str() == "oli@example.org"), "nobody else got mail");
+        let oli = MailQuery { recipient: Some("oli@example.org".into()), status: Some(admit::core::MailStatus::Superseded), ..MailQuery::default() };
+        assert_eq!(w.admit.mail_journal(w.admin, oli).await.unwrap().items.len(), 4, "the four replaced links were not sent");
     }
 
     // Timing does not tell known from unknown: every answer waits for the response floor.
@@ -314,7 +320,14 @@ on_every_store! {
         assert!(matches!(w.admit.send_password_reset(w.admin, id).await, Err(AdmitError::RateLimited { .. })));
         w.clock.advance(Duration::minutes(1));
         w.admit.reinvite(w.admin, id).await.unwrap();
-        assert_eq!(w.deliver().await.len(), 3, "invitation + two reminders, nothing for refused calls");
+        let queued = w.admit.mail_journal(w.admin, MailQuery { account_id: Some(id), ..MailQuery::default() }).await.unwrap().items;
+        assert_eq!(queued.len(), 3, "invitation + two reminders, nothing for refused calls");
+        // Dispatched only now: each reminder replaced the link before it, so only the last goes out.
+        assert_eq!(w.deliver().await.len(), 1, "only the live link is mailed");
+        let journal = w.admit.mail_journal(w.admin, MailQuery { account_id: Some(id), ..MailQuery::default() }).await.unwrap().items;
+        let superseded: Vec<_> = journal.iter().filter(|m| m.status == admit::core::MailStatus::Superseded).collect();
+        assert_eq!(superseded.len(), 2);
+        assert!(superseded.iter().all(|m| m.last_error.as_deref() == Some("link replaced by a newer one")), "{superseded:?}");
     }
 
     // The last platform administrator can be neither disabled nor trashed.

@@ -77,6 +77,7 @@ fn debug_output_holds_no_secret() {
     secrets.push(hash.as_phc().to_owned());
     let params = admit_core::MailParams {
         recipient_name: "Ann".into(),
+        intent: None,
         secret: Some(MailSecret::new(link.clone())),
         expires_at: Some(now),
         new_email: None,

@@ -23,8 +23,8 @@ use time::Duration;
 use admit_core::mail::MailParams;
 use admit_core::{
     AccountId, AccountKind, AccountRecord, AccountWrite, AuditAction, AuditId, AuditRecord, ChangeSet, ClientFileId,
-    CredentialEpoch, Email, FullName, Grant, Labels, Lifecycle, Locale, MailId, MailKind, MailRecord, MailSecret,
-    MailStatus, ProgramId, Role, Scope, Timestamp, TokenPurpose, TokenRecord, token,
+    CredentialEpoch, Email, FullName, Grant, Labels, Lifecycle, Locale, MailId, MailIntent, MailKind, MailRecord,
+    MailSecret, MailStatus, ProgramId, Role, Scope, Timestamp, TokenPurpose, TokenRecord, token,
 };
 
 /// A seeded source of records.
@@ -118,11 +118,44 @@ impl Fixtures {
         token::issue(&mut self.rng, account.id, purpose, account.credential_epoch, at, ttl).record
     }
 
-    /// A pending mail of `kind` to `account`, enqueued and due at `at`, with a secret if the
-    /// kind carries one, and a French subject (« Réinitialisation de votre mot de passe », …).
+    /// A reserved token (no verifier) of `account` for `purpose`, issued at `at` for `ttl`,
+    /// in the account's credential epoch: what a decision stores before the dispatcher arms
+    /// it.
+    pub fn reserved_token(
+        &mut self,
+        account: &AccountRecord,
+        purpose: TokenPurpose,
+        at: Timestamp,
+        ttl: Duration,
+    ) -> TokenRecord {
+        token::reserve(&mut self.rng, account.id, purpose, account.credential_epoch, at, ttl)
+    }
+
+    /// A pending mail of `kind` to `account`, enqueued and due at `at`, and a French subject
+    /// (« Réinitialisation de votre mot de passe », …). A kind that carries a secret gets an
+    /// intent (a link on a random selector no token has, or a temporary password in the
+    /// account's epoch) **and** a `params.secret`, which no store may keep: the cases check
+    /// that it never comes back.
     pub fn mail(&mut self, account: &AccountRecord, kind: MailKind, at: Timestamp) -> MailRecord {
         let id = self.mail_id(at);
         let secret = kind.carries_secret().then(|| MailSecret::new(format!("https://app.exemple.fr/lien/adm_{id}")));
+        let intent = match kind {
+            MailKind::Invitation | MailKind::InvitationReminder | MailKind::PasswordReset => {
+                let purpose = if kind == MailKind::PasswordReset {
+                    TokenPurpose::PasswordReset
+                } else {
+                    TokenPurpose::Invitation
+                };
+                let selector =
+                    token::reserve(&mut self.rng, account.id, purpose, account.credential_epoch, at, Duration::days(7))
+                        .selector;
+                Some(MailIntent::Link { selector, purpose })
+            }
+            MailKind::TemporaryPassword => {
+                Some(MailIntent::TemporaryPassword { credential_epoch: account.credential_epoch })
+            }
+            MailKind::PasswordChanged | MailKind::EmailChanged => None,
+        };
         MailRecord {
             id,
             account_id: Some(account.id),
@@ -132,6 +165,7 @@ impl Fixtures {
             subject: subject(kind).to_owned(),
             params: MailParams {
                 recipient_name: account.full_name.as_str().to_owned(),
+                intent,
                 secret,
                 expires_at: kind.carries_secret().then(|| at + Duration::days(7)),
                 new_email: (kind == MailKind::EmailChanged).then(|| "nouvelle.adresse@exemple.fr".to_owned()),

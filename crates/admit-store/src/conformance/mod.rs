@@ -3,7 +3,7 @@
 //!
 //! Each case is a `pub async fn name(store: Arc<dyn Store>, clock: TestClock)` that panics
 //! with the contract it checks when the store breaks it. Case names start with their area:
-//! `accounts_`, `tokens_`, `outbox_`, `journal_`, `rate_limit_`, `audit_`, `atomicity_`,
+//! `accounts_`, `tokens_`, `outbox_`, `journal_`, `arming_`, `cancellation_`, `rate_limit_`, `audit_`, `atomicity_`,
 //! `concurrency_`, `time_`, `purge_`. [`CASES`] lists them all.
 //!
 //! The usual entry point is [`conformance_tests!`](crate::conformance_tests), which expands
@@ -43,6 +43,7 @@ use admit_core::TestClock;
 use crate::Store;
 
 mod accounts;
+mod arming;
 mod atomicity;
 mod audit;
 mod concurrency;
@@ -57,6 +58,7 @@ mod timestamps;
 mod tokens;
 
 pub use accounts::*;
+pub use arming::*;
 pub use atomicity::*;
 pub use audit::*;
 pub use concurrency::*;
@@ -120,6 +122,13 @@ macro_rules! __admit_store_conformance_cases {
             outbox_release_takes_back_the_attempt,
             outbox_wrong_owner_is_refused,
             journal_never_shows_secrets,
+            arming_reserved_token_is_never_consumed,
+            arming_sets_then_replaces_the_verifier,
+            arming_needs_the_lease,
+            arming_supersedes_dead_links,
+            arming_supersedes_links_of_a_changed_account,
+            arming_temporary_password_only_in_its_epoch,
+            cancellation_supersedes_pending_secret_mails,
             journal_filters,
             journal_pages_newest_first,
             rate_limit_allows_exactly_limit_per_window,
@@ -365,11 +374,13 @@ mod tests {
 
     use super::{CASES, TABLE};
 
-    const AREAS: [&str; 10] = [
+    const AREAS: [&str; 12] = [
         "accounts_",
         "tokens_",
         "outbox_",
         "journal_",
+        "arming_",
+        "cancellation_",
         "rate_limit_",
         "audit_",
         "atomicity_",
@@ -382,6 +393,7 @@ mod tests {
     fn written_cases() -> BTreeSet<String> {
         let sources = [
             include_str!("accounts.rs"),
+            include_str!("arming.rs"),
             include_str!("atomicity.rs"),
             include_str!("audit.rs"),
             include_str!("concurrency.rs"),

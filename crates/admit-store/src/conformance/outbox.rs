@@ -84,7 +84,7 @@ pub async fn outbox_claim_hands_out_due_mails_oldest_first(store: Arc<dyn Store>
     let expected: Vec<MailRecord> = mails
         .iter()
         .map(|m| {
-            let mut m = m.clone();
+            let mut m = scrubbed(m);
             m.attempts = 1;
             m.lease = Some(Lease { owner: "dispatcher-a".to_owned(), until: now + lease });
             m
@@ -92,8 +92,8 @@ pub async fn outbox_claim_hands_out_due_mails_oldest_first(store: Arc<dyn Store>
         .collect();
     assert_eq!(
         claimed, expected,
-        "contract: claim_mails returns every due mail oldest first, whole with its secret, with the lease (owner, \
-         now + lease) and attempts + 1"
+        "contract: claim_mails returns every due mail oldest first, whole with its intent (never a secret), with \
+         the lease (owner, now + lease) and attempts + 1"
     );
     let again = claim_ok(&store, claim("dispatcher-b", now, lease, 10)).await;
     assert!(again.is_empty(), "contract: while a lease holds, no other claimer receives the mail");
@@ -146,8 +146,8 @@ pub async fn outbox_lease_holds_until_it_lapses(store: Arc<dyn Store>, clock: Te
         "contract: the new claim holds the lease"
     );
     assert_eq!(
-        second[0].params.secret, mails[0].params.secret,
-        "contract: a re-claimed pending mail still has its secret"
+        second[0].params.intent, mails[0].params.intent,
+        "contract: a re-claimed pending mail still has its intent"
     );
     let error = refused(store.mark_mail_sent(mails[0].id, "a", clock.now()).await, "the first owner lost the lease");
     assert_lease_lost(error, "settling a mail whose lease passed to another claimer");
@@ -226,7 +226,7 @@ pub async fn outbox_retry_reschedules(store: Arc<dyn Store>, clock: TestClock) {
     let again = claim_ok(&store, claim("b", clock.now(), Duration::minutes(5), 10)).await;
     assert_eq!(again.len(), 1, "contract: a retried mail is due at its next attempt");
     assert_eq!(again[0].attempts, 2, "contract: the second claim counts a second attempt");
-    assert_eq!(again[0].params.secret, mails[0].params.secret, "contract: a retried mail keeps its secret");
+    assert_eq!(again[0].params.intent, mails[0].params.intent, "contract: a retried mail keeps its intent");
     let error = refused(store.retry_mail(mails[0].id, "a", next, "late").await, "the old owner lost the lease");
     assert_lease_lost(error, "retrying a mail another claimer holds");
 }
@@ -339,7 +339,10 @@ pub async fn journal_never_shows_secrets(store: Arc<dyn Store>, clock: TestClock
     let (_, mails) = seeded_mails(&store, &clock, 320, 4).await;
     let now = clock.now();
     let claimed = claim_ok(&store, claim("a", now, Duration::minutes(5), 3)).await;
-    assert!(claimed.iter().all(|m| m.params.secret.is_some()), "contract: claims carry the secrets");
+    assert!(
+        claimed.iter().all(|m| m.params.intent.is_some() && m.params.secret.is_none()),
+        "contract: claims carry the intents, never a secret (no store keeps one)"
+    );
     ok(store.mark_mail_sent(claimed[0].id, "a", now).await, "mark sent");
     ok(store.fail_mail(claimed[1].id, "a", now, "refused").await, "fail");
     // claimed[2] stays leased, mails[3] stays pending and unclaimed.
@@ -355,8 +358,8 @@ pub async fn journal_never_shows_secrets(store: Arc<dyn Store>, clock: TestClock
     let later = claim_ok(&store, claim("b", now, Duration::minutes(5), 10)).await;
     assert_eq!(later.len(), 1, "one pending mail left");
     assert_eq!(
-        later[0].params.secret, mails[3].params.secret,
-        "contract: reading the journal does not scrub a pending mail's stored secret"
+        later[0].params.intent, mails[3].params.intent,
+        "contract: reading the journal leaves a pending mail's intent"
     );
 }
 

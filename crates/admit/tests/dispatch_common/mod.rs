@@ -12,12 +12,14 @@ use admit::store::conformance::fixtures::Fixtures;
 use admit::store::{MailQuery, Store};
 use admit::{Admit, DispatcherConfig, TestClock};
 use admit_core::mail::{MailParams, MailStatus};
-use admit_core::{ChangeSet, Clock, Email, Locale, MailKind, MailRecord, MailSecret, Timestamp};
+use admit_core::{
+    AccountRecord, ChangeSet, Clock, Locale, MailIntent, MailKind, MailRecord, Timestamp, TokenPurpose, TokenRecord,
+};
 use time::Duration;
 use tokio::sync::Notify;
 
-/// Every mail secret starts with this, so a leak is easy to find.
-pub const SECRET_MARK: &str = "SeCrEt-";
+/// Every mailed secret (a link's token) starts with this, so a leak is easy to find.
+pub const SECRET_MARK: &str = "adm_";
 /// The Message-ID domain (the sender's).
 pub const DOMAIN: &str = "example.org";
 /// Mails per enqueue commit.
@@ -55,7 +57,8 @@ pub fn recipient(i: usize) -> String {
 }
 
 /// Enqueues `count` password-reset mails due now, `CHUNK` per commit, each to its own
-/// recipient and with its own secret link. Returns them (with their secrets).
+/// account (address `to(i)`) with its own reserved token. Returns the mails (intents only:
+/// the dispatcher mints each link when it sends it).
 pub async fn enqueue(
     store: &dyn Store,
     clock: &TestClock,
@@ -64,28 +67,48 @@ pub async fn enqueue(
     to: impl Fn(usize) -> String,
 ) -> Vec<MailRecord> {
     let mut fx = Fixtures::new(seed);
-    let mails: Vec<MailRecord> = (0..count).map(|i| mail_record(&mut fx, clock.now(), i, &to(i))).collect();
-    for chunk in mails.chunks(CHUNK) {
-        store.commit(ChangeSet { mails: chunk.to_vec(), ..ChangeSet::default() }).await.unwrap();
+    let parts: Vec<(AccountRecord, TokenRecord, MailRecord)> =
+        (0..count).map(|i| mail_parts(&mut fx, clock.now(), i, &to(i))).collect();
+    for chunk in parts.chunks(CHUNK) {
+        store
+            .commit(ChangeSet {
+                accounts: chunk.iter().map(|(a, _, _)| admit_core::AccountWrite::Insert(a.clone())).collect(),
+                tokens: chunk.iter().map(|(_, t, _)| t.clone()).collect(),
+                mails: chunk.iter().map(|(_, _, m)| m.clone()).collect(),
+                ..ChangeSet::default()
+            })
+            .await
+            .unwrap();
     }
-    mails
+    parts.into_iter().map(|(_, _, m)| m).collect()
 }
 
-/// A pending password-reset mail number `i` to `to`, enqueued and due at `now`, with a
-/// secret link marked [`SECRET_MARK`].
+/// Mail number `i` to `to` with what it needs in the store: its account and its reserved
+/// reset token (valid 30 days from `now`).
+pub fn mail_parts(fx: &mut Fixtures, now: Timestamp, i: usize, to: &str) -> (AccountRecord, TokenRecord, MailRecord) {
+    let account = fx.account(to, now);
+    let token = fx.reserved_token(&account, TokenPurpose::PasswordReset, now, Duration::days(30));
+    let mut mail = mail_record(fx, now, i, to);
+    mail.account_id = Some(account.id);
+    mail.params.intent = Some(MailIntent::Link { selector: token.selector, purpose: TokenPurpose::PasswordReset });
+    (account, token, mail)
+}
+
+/// A pending password-reset mail number `i` to `to`, enqueued and due at `now`, without
+/// account or intent ([`mail_parts`] gives it both).
 pub fn mail_record(fx: &mut Fixtures, now: Timestamp, i: usize, to: &str) -> MailRecord {
     let id = fx.mail_id(now);
-    let token = rand::Rng::next_u64(fx.rng());
     MailRecord {
         id,
         account_id: None,
-        to: Email::parse(to).unwrap(),
+        to: admit_core::Email::parse(to).unwrap(),
         locale: Locale::fr(),
         kind: MailKind::PasswordReset,
         subject: "Réinitialisation de votre mot de passe".to_owned(),
         params: MailParams {
             recipient_name: format!("Personne Numéro{i}"),
-            secret: Some(MailSecret::new(format!("https://app.example.org/reset?token={SECRET_MARK}{token:016x}"))),
+            intent: None,
+            secret: None,
             expires_at: Some(now + Duration::days(1)),
             new_email: None,
         },
@@ -425,6 +448,15 @@ mod flaky {
         async fn claim_mails(&self, claim: &MailClaim) -> Result<Vec<MailRecord>> {
             self.check()?;
             self.inner.claim_mails(claim).await
+        }
+        async fn arm_mails(
+            &self,
+            owner: &str,
+            at: Timestamp,
+            arms: &[admit::store::MailArming],
+        ) -> Result<Vec<admit::store::ArmOutcome>> {
+            self.check()?;
+            self.inner.arm_mails(owner, at, arms).await
         }
         async fn mark_mail_sent(&self, id: MailId, owner: &str, at: Timestamp) -> Result<()> {
             self.check()?;

@@ -158,6 +158,15 @@ impl Store for FaultyStore {
         self.tick("claim_mails")?;
         self.inner.claim_mails(claim).await
     }
+    async fn arm_mails(
+        &self,
+        owner: &str,
+        at: Timestamp,
+        arms: &[admit::store::MailArming],
+    ) -> Result<Vec<admit::store::ArmOutcome>> {
+        self.tick("arm_mails")?;
+        self.inner.arm_mails(owner, at, arms).await
+    }
     async fn mark_mail_sent(&self, id: MailId, owner: &str, at: Timestamp) -> Result<()> {
         self.tick("mark_mail_sent")?;
         self.inner.mark_mail_sent(id, owner, at).await
