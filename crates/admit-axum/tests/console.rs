@@ -33,8 +33,8 @@ fn count(page: &Page, status: &str) -> u64 {
     page.body[start..].split('<').next().unwrap().parse().unwrap()
 }
 
-fn status_of(w: &World, id: admit::core::AccountId) -> impl std::future::Future<Output = AccountStatus> + '_ {
-    async move { w.admit.account_view(w.admin, id).await.unwrap().status }
+async fn status_of(w: &World, id: admit::core::AccountId) -> AccountStatus {
+    w.admit.account_view(w.admin, id).await.unwrap().status
 }
 
 #[tokio::test]

@@ -428,8 +428,8 @@ pub(crate) async fn account(Extract(console): Console, Path(id): Path<String>, r
     let invitation_expires =
         if matches!(view.status, AccountStatus::Invited) { date(a.invitation_expires_at) } else { None };
     let kind_key = match a.kind {
-        AccountKind::Member => "console_members",
-        AccountKind::Public => "console_public",
+        AccountKind::Member => "console_kind_member",
+        AccountKind::Public => "console_kind_public",
     };
     let labels: Vec<Value> = a
         .labels
