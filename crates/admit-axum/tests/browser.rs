@@ -143,14 +143,36 @@ async fn shot(c: &Client, name: &str) {
 
 async fn heading(c: &Client) -> String {
     c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("h1, body")).await.unwrap();
-    match c.find(Locator::Css("h1")).await {
-        Ok(h1) => h1.text().await.unwrap(),
-        Err(_) => String::new(),
+    // A redirect landing meanwhile replaces the heading: read it again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.find(Locator::Css("h1")).await {
+            Ok(h1) => match h1.text().await {
+                Ok(text) => return text,
+                Err(error) if Instant::now() > deadline => panic!("no heading text: {error}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+            },
+            Err(_) => return String::new(),
+        }
     }
 }
 
+/// The page's text; waits through a navigation in progress (the body may be missing or
+/// replaced while a redirect lands).
 async fn body(c: &Client) -> String {
-    c.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.find(Locator::Css("body")).await {
+            Ok(body) => match body.text().await {
+                Ok(text) => return text,
+                Err(error) if Instant::now() > deadline => panic!("no page text: {error}"),
+                Err(_) => {}
+            },
+            Err(error) if Instant::now() > deadline => panic!("no page body: {error}"),
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 async fn fill(c: &Client, id: &str, text: &str) {
