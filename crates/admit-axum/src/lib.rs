@@ -164,8 +164,8 @@ impl Console {
     }
 
     /// The router: `{base}/accounts`, `{base}/accounts/{id}`, `{base}/accounts/{id}/{action}`
-    /// (GET: the confirmation step; POST: the action, then a redirect to the account page)
-    /// and `{base}/admit.css`, under the link base's path like [`Pages::router`].
+    /// (GET: the confirmation step; POST: the action, then a redirect to the account page),
+    /// `{base}/journal` (the mail journal) and `{base}/admit.css`, under the link base's path like [`Pages::router`].
     pub fn router(self) -> Router {
         let links = self.admit.link_paths().clone();
         let prefix = links.prefix().to_owned();
@@ -203,6 +203,7 @@ impl Console {
         Router::new()
             .route(&format!("{base}/accounts"), get(pages::console::accounts))
             .route(&format!("{base}/accounts/{{id}}"), get(pages::console::account))
+            .route(&format!("{base}/journal"), get(pages::console::journal))
             .route(
                 &format!("{base}/accounts/{{id}}/{{action}}"),
                 get(pages::console::confirm).post(pages::console::perform),

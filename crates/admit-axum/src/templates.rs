@@ -35,11 +35,14 @@ pub enum Page {
     ConsoleAccount,
     /// The console's confirmation step of one action (`console_confirm.html`).
     ConsoleConfirm,
+    /// The console's mail journal: filters on subject, recipient and state
+    /// (`console_journal.html`).
+    ConsoleJournal,
 }
 
 impl Page {
     /// Every page.
-    pub const ALL: [Page; 10] = [
+    pub const ALL: [Page; 11] = [
         Page::Layout,
         Page::SetPassword,
         Page::InvalidLink,
@@ -50,6 +53,7 @@ impl Page {
         Page::ConsoleAccounts,
         Page::ConsoleAccount,
         Page::ConsoleConfirm,
+        Page::ConsoleJournal,
     ];
 
     /// The template's file name (`sign_in.html`).
@@ -65,6 +69,7 @@ impl Page {
             Page::ConsoleAccounts => "console_accounts.html",
             Page::ConsoleAccount => "console_account.html",
             Page::ConsoleConfirm => "console_confirm.html",
+            Page::ConsoleJournal => "console_journal.html",
         }
     }
 
@@ -84,6 +89,7 @@ impl Page {
             Page::ConsoleAccounts => include_str!("../templates/console_accounts.html"),
             Page::ConsoleAccount => include_str!("../templates/console_account.html"),
             Page::ConsoleConfirm => include_str!("../templates/console_confirm.html"),
+            Page::ConsoleJournal => include_str!("../templates/console_journal.html"),
         }
     }
 }
@@ -311,6 +317,16 @@ fn console_samples(base: &Value) -> Vec<(Page, Value)> {
             Page::ConsoleAccounts,
             context! { wide => true, nav => nav.clone(), kinds => kinds.clone(), kind => next.map(|_| "member"),
             scopes, q => "ada", statuses => vec![status.clone()], rows, first => next, next, ..base.clone() },
+        ));
+    }
+    let mail = context! { to => "ada@example.org", subject => "Reset", kind => "password_reset",
+    state => "Failed", state_key => "failed", error => Some("refused"), date => "1 December 2026" };
+    for (mails, next) in [(vec![], None), (vec![mail], Some("?after=x"))] {
+        out.push((
+            Page::ConsoleJournal,
+            context! { wide => true, nav => context! { accounts => "/console/accounts", journal => "/console/journal" },
+            journal_help => "Help.", subject => "mot de passe", recipient => "", states => vec![context! { key => "sent",
+            label => "Sent", selected => true }], mails, first => next, next, ..base.clone() },
         ));
     }
     let label = context! { key => "position", value => "Nurse" };

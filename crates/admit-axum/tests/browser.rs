@@ -374,6 +374,18 @@ async fn console_send_reset_journey(host: &Host, c: &Client) {
     // The reset mail is written with a new link, which opens the form.
     let link = host.link_from_eml("lea.dupont@example.org").await;
     assert!(link.contains("/reset-password?token=") && link != invitation, "{link}");
+    // 03: the mail is found in the journal by filtering on « mot de passe ».
+    c.find(Locator::LinkText("Journal des e-mails")).await.unwrap().click().await.unwrap();
+    assert_eq!(heading(c).await, "Journal des e-mails");
+    fill(c, "subject", "mot de passe").await;
+    submit(c).await;
+    wait_path(c, "/console/journal").await;
+    let rows = c.find_all(Locator::Css("tr.mail")).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = rows[0].text().await.unwrap();
+    assert!(row.contains("lea.dupont@example.org") && row.contains("Réinitialisation de votre mot de passe"), "{row}");
+    assert!(!body(c).await.contains("token="));
+    shot(c, "console-journal-fr").await;
     c.goto(&link).await.unwrap();
     assert_eq!(heading(c).await, "Choisissez un nouveau mot de passe");
 }
@@ -424,7 +436,10 @@ async fn browser_journeys() {
     let console_host = Host::start_with(console_app).await;
     let t = Instant::now();
     console_send_reset_journey(&console_host, &french).await;
-    timings.push(("console: Comptes → account → send reset → French confirmation → success (01)", t.elapsed()));
+    timings.push((
+        "console: Comptes → account → send reset → French confirmation → success (01) → journal « mot de passe » (03)",
+        t.elapsed(),
+    ));
     french.close().await.unwrap();
     for (name, time) in &timings {
         println!("browser journey: {name}: {} ms", time.as_millis());

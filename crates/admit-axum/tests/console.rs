@@ -326,3 +326,43 @@ async fn a_programme_administrator_sees_no_platform_account_and_a_forged_post_is
     assert_eq!(forged.status, StatusCode::NOT_FOUND);
     assert_eq!(status_of(&w, w.admin).await, AccountStatus::Active);
 }
+
+#[tokio::test]
+async fn the_mail_journal_filters_on_subject_recipient_and_state_and_shows_no_secret() {
+    let w = World::new().await;
+    let ada = member(&w, "ada@example.org", "Ada Lovelace", Invite::Now).await;
+    member(&w, "bob@example.org", "Bob Martin", Invite::Now).await;
+    w.admit.send_password_reset(w.admin, ada).await.unwrap();
+    w.admit.dispatcher(admit::DispatcherConfig::default()).drain().await.unwrap();
+    let mails = w.outbox.take();
+    assert_eq!(mails.len(), 3);
+
+    let mut c = signed_in(&w, "root.admin@example.org", ADMIN_PASSWORD, "fr").await;
+    let all = c.get("/console/journal").await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.body);
+    assert!(all.body.contains("<h1>Journal des e-mails</h1>"));
+    assert!(all.body.contains("en filtrant sur le sujet « mot de passe »"));
+    assert_eq!(all.body.matches("<tr class=\"mail\">").count(), 3);
+    // « mot de passe »: only the reset mail.
+    let reset = c.get("/console/journal?subject=mot+de+passe").await;
+    assert_eq!(reset.body.matches("<tr class=\"mail\">").count(), 1, "{}", reset.body);
+    assert!(reset.body.contains("Réinitialisation de votre mot de passe") && reset.body.contains("ada@example.org"));
+    assert!(reset.body.contains("Envoyé"));
+    let bob = c.get("/console/journal?recipient=bob").await;
+    assert_eq!(bob.body.matches("<tr class=\"mail\">").count(), 1);
+    assert_eq!(c.get("/console/journal?state=failed").await.body.matches("<tr class=\"mail\">").count(), 0);
+    // Never a link or a token.
+    assert!(!all.body.contains("token=") && !all.body.contains("adm_"));
+
+    // A programme administrator may not read the whole journal.
+    let programme = Scope::Program(ProgramId::parse("prog-1").unwrap());
+    let row = CreateAccount::member("pa@example.org", "Paula Programme", Grant::new(programme, Role::Administrator));
+    w.admit.create_account(w.admin, row, Invite::Now).await.unwrap();
+    let link = w.link_to("pa@example.org").await;
+    let token = link.split("token=").nth(1).unwrap();
+    w.admit.accept_invitation(token, secret(GOOD), secret(GOOD), "test").await.unwrap();
+    let mut pa = signed_in(&w, "pa@example.org", GOOD, "en").await;
+    let refused = pa.get("/console/journal").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(!refused.body.contains("ada@example.org"));
+}

@@ -170,6 +170,10 @@ fn query_string(pairs: &[(&str, &str)]) -> String {
 }
 
 impl ConsoleState {
+    fn journal_path(&self) -> String {
+        format!("{}/journal", self.base)
+    }
+
     fn accounts_path(&self) -> String {
         format!("{}/accounts", self.base)
     }
@@ -229,7 +233,7 @@ impl ConsoleState {
     fn base(&self, visit: &Visit, action: &str, errors: &Errors) -> Value {
         context! {
             wide => true,
-            nav => context! { accounts => self.accounts_path() },
+            nav => context! { accounts => self.accounts_path(), journal => self.journal_path() },
             ..visit.base(&self.page, action, errors)
         }
     }
@@ -609,6 +613,93 @@ pub(crate) async fn perform(
         errors.insert("action".to_owned(), vec![console.error_text(&visit, &error)]);
     }
     confirm_page(&console, &visit, &view, act, errors, must_change, status)
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct JournalQuery {
+    #[serde(default)]
+    subject: String,
+    #[serde(default)]
+    recipient: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    after: String,
+}
+
+/// The mail journal: recipient, subject, template, state (a failure with its reason),
+/// date; never a link or a password (the journal holds neither). The facade lets platform
+/// administrators read it whole; anyone else is told they may not.
+pub(crate) async fn journal(Extract(console): Console, request: Request) -> Response {
+    use admit::core::MailStatus;
+    use admit::store::MailQuery;
+
+    let state = &console.page;
+    let visit = Visit::of(state, request.headers());
+    let (parts, _) = request.into_parts();
+    let actor = match actor(&console, &visit, &parts).await {
+        Ok(actor) => actor,
+        Err(response) => return *response,
+    };
+    let query = axum::extract::Query::<JournalQuery>::try_from_uri(&parts.uri).map(|q| q.0).unwrap_or_default();
+    let subject = query.subject.trim().chars().take(200).collect::<String>();
+    let recipient = query.recipient.trim().chars().take(200).collect::<String>();
+    let status = MailStatus::from_name(&query.state);
+    let mail_query = MailQuery {
+        subject: (!subject.is_empty()).then(|| subject.clone()),
+        recipient: (!recipient.is_empty()).then(|| recipient.clone()),
+        status,
+        after: admit::core::MailId::parse(&query.after).ok(),
+        limit: PAGE_SIZE,
+        ..MailQuery::default()
+    };
+    let page = match state.admit.mail_journal(actor.id, mail_query).await {
+        Ok(page) => page,
+        Err(AdmitError::Forbidden(_) | AdmitError::UnknownActor | AdmitError::NotFound(_)) => {
+            return visit.message(state, StatusCode::FORBIDDEN, "journal_title", "console_error_forbidden");
+        }
+        Err(error) => return visit.unavailable(state, &error),
+    };
+    let path = console.journal_path();
+    let state_key = status.map(MailStatus::as_str).unwrap_or("");
+    let link = |after: &str| {
+        let pairs =
+            [("subject", subject.as_str()), ("recipient", recipient.as_str()), ("state", state_key), ("after", after)];
+        format!("{path}{}", query_string(&pairs))
+    };
+    let mails: Vec<Value> = page
+        .items
+        .iter()
+        .map(|m| {
+            context! {
+                to => m.to.as_str(),
+                subject => m.subject.as_str(),
+                kind => m.kind.as_str(),
+                state => visit.text(state, &format!("mail_{}", m.status.as_str())),
+                state_key => m.status.as_str(),
+                error => (m.status == MailStatus::Failed).then(|| m.last_error.clone()).flatten(),
+                date => admit::mail::format_deadline(m.sent_at.or(m.failed_at).unwrap_or(m.created_at), &visit.locale),
+            }
+        })
+        .collect();
+    let states: Vec<Value> = [MailStatus::Pending, MailStatus::Sent, MailStatus::Failed]
+        .into_iter()
+        .map(|s| {
+            context! {
+                key => s.as_str(),
+                label => visit.text(state, &format!("mail_{}", s.as_str())),
+                selected => Some(s) == status,
+            }
+        })
+        .collect();
+    let next = page.next.map(|after| link(&after.to_string()));
+    let first = (!query.after.is_empty()).then(|| link(""));
+    let values = context! {
+        journal_help => console.text(&visit, ConsoleMessage::SentMailsInJournal),
+        subject, recipient, states, mails, next, first,
+        ..console.base(&visit, &path, &Errors::new())
+    };
+    visit.render(state, StatusCode::OK, Page::ConsoleJournal, values)
 }
 
 pub(crate) async fn stylesheet() -> Response {
