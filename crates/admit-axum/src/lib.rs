@@ -49,6 +49,172 @@ pub use backend::{AdmitBackend, AdmitUser, BackendError, Credentials};
 pub use security::{CONTENT_SECURITY_POLICY, CSRF_COOKIE, FLASH_COOKIE, RequesterKey, SECURITY_HEADERS};
 pub use templates::{Page, PageTemplateError, PageTemplates, PageTemplatesBuilder};
 
+/// The administrators' console: the « Comptes » list (status column, counts per status,
+/// filters, keyset paging) and the account page with its actions, each behind its
+/// confirmation step and followed by its success message (Post/Redirect/Get). The host
+/// mounts [`Console::router`] behind its own sign-in; the acting administrator comes from
+/// the axum-login session of [`AdmitBackend`] (feature `axum-login`) or from
+/// [`Console::actor`]. Every read and action goes through the facade, which decides; the
+/// console only hides what the policy would refuse. Same security layer as [`Pages`].
+///
+/// ```no_run
+/// # #[cfg(feature = "axum-login")]
+/// # async fn run(admit: admit::Admit) {
+/// use admit_axum::{AdmitBackend, Console, Pages};
+/// use axum_login::AuthManagerLayerBuilder;
+/// use axum_login::tower_sessions::{MemoryStore, SessionManagerLayer};
+///
+/// let sessions = SessionManagerLayer::new(MemoryStore::default());
+/// let auth = AuthManagerLayerBuilder::new(AdmitBackend::new(admit.clone()), sessions).build();
+/// let app = axum::Router::new()
+///     .merge(Pages::new(admit.clone()).after_sign_in("/console/accounts").router())
+///     .merge(Console::new(admit).router()) // under /console
+///     .layer(auth);
+/// # let _ = app; }
+/// ```
+pub struct Console {
+    admit: Admit,
+    templates: Option<PageTemplates>,
+    catalogue: admit::mail::Catalogue,
+    requester: RequesterKey,
+    paths: PagePaths,
+    base: String,
+    csrf_key: Option<[u8; 32]>,
+    actor: Option<Arc<pages::console::ActorFn>>,
+}
+
+impl std::fmt::Debug for Console {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Console").field("base", &self.base).finish_non_exhaustive()
+    }
+}
+
+impl Console {
+    /// The console of `admit` under `/console`, with the built-in templates and strings,
+    /// the acting administrator from the axum-login session (feature `axum-login`).
+    pub fn new(admit: Admit) -> Console {
+        #[cfg(feature = "axum-login")]
+        let actor: Option<Arc<pages::console::ActorFn>> = Some(Arc::new(|parts: &axum::http::request::Parts| {
+            let auth = parts.extensions.get::<axum_login::AuthSession<AdmitBackend>>()?;
+            auth.user.as_ref().filter(|u| !u.must_change_password).map(|u| u.id)
+        }));
+        #[cfg(not(feature = "axum-login"))]
+        let actor = None;
+        Console {
+            admit,
+            templates: None,
+            catalogue: admit::mail::Catalogue::builtin(),
+            requester: RequesterKey::default(),
+            paths: PagePaths::default(),
+            base: "/console".to_owned(),
+            csrf_key: None,
+            actor,
+        }
+    }
+
+    /// Where the console lives (default `/console`): a local path without a trailing
+    /// slash; anything else keeps the default.
+    pub fn base_path(mut self, path: impl Into<String>) -> Self {
+        let path = path.into();
+        if path.starts_with('/') && !path.starts_with("//") && !path.ends_with('/') && !path.contains('\\') {
+            self.base = path;
+        }
+        self
+    }
+
+    /// The acting administrator of a request, from the host's own authentication
+    /// (`None`: not signed in, sent to the sign-in page). Replaces the axum-login session.
+    pub fn actor(
+        mut self,
+        actor: impl Fn(&axum::http::request::Parts) -> Option<admit::core::AccountId> + Send + Sync + 'static,
+    ) -> Self {
+        self.actor = Some(Arc::new(actor));
+        self
+    }
+
+    /// Templates of the host's own (see [`PageTemplates::builder`]).
+    pub fn templates(mut self, templates: PageTemplates) -> Self {
+        self.templates = Some(templates);
+        self
+    }
+
+    /// The console strings (confirmations, success messages) with the host's overrides.
+    pub fn catalogue(mut self, catalogue: admit::mail::Catalogue) -> Self {
+        self.catalogue = catalogue;
+        self
+    }
+
+    /// Where rate-limit keys come from (see [`RequesterKey`]).
+    pub fn requester_key(mut self, key: RequesterKey) -> Self {
+        self.requester = key;
+        self
+    }
+
+    /// The paths of the person's pages (the console sends a visitor without a session to
+    /// their sign-in page).
+    pub fn paths(mut self, paths: PagePaths) -> Self {
+        self.paths = paths;
+        self
+    }
+
+    /// The secret form tokens derive from (see [`Pages::csrf_key`]).
+    pub fn csrf_key(mut self, key: [u8; 32]) -> Self {
+        self.csrf_key = Some(key);
+        self
+    }
+
+    /// The router: `{base}/accounts`, `{base}/accounts/{id}`, `{base}/accounts/{id}/{action}`
+    /// (GET: the confirmation step; POST: the action, then a redirect to the account page),
+    /// `{base}/journal` (the mail journal) and `{base}/admit.css`, under the link base's path like [`Pages::router`].
+    pub fn router(self) -> Router {
+        let links = self.admit.link_paths().clone();
+        let prefix = links.prefix().to_owned();
+        let full = |path: &str| format!("{prefix}{path}");
+        let base = full(&self.base);
+        let paths = pages::Paths {
+            invitation: full(links.invitation()),
+            reset: full(links.reset()),
+            forgot_password: full(&self.paths.forgot_password),
+            sign_in: full(&self.paths.sign_in),
+            sign_out: full(&self.paths.sign_out),
+            change_password: full(&self.paths.change_password),
+            stylesheet: format!("{base}/admit.css"),
+            cookie: if prefix.is_empty() { "/".to_owned() } else { prefix.clone() },
+            after_sign_in: format!("{base}/accounts"),
+        };
+        let page = Arc::new(pages::State {
+            templates: self.templates.unwrap_or_else(PageTemplates::builtin),
+            requester: self.requester,
+            csrf: match self.csrf_key {
+                Some(key) => security::CsrfKey::new(key),
+                None => security::CsrfKey::random(),
+            },
+            origin: links.origin().to_owned(),
+            secure: links.is_https(),
+            paths: paths.clone(),
+            admit: self.admit,
+        });
+        let state = Arc::new(pages::console::ConsoleState {
+            page: page.clone(),
+            catalogue: self.catalogue,
+            base: base.clone(),
+            actor: self.actor,
+        });
+        Router::new()
+            .route(&format!("{base}/accounts"), get(pages::console::accounts))
+            .route(&format!("{base}/accounts/{{id}}"), get(pages::console::account))
+            .route(&format!("{base}/journal"), get(pages::console::journal))
+            .route(
+                &format!("{base}/accounts/{{id}}/{{action}}"),
+                get(pages::console::confirm).post(pages::console::perform),
+            )
+            .route(&paths.stylesheet, get(pages::console::stylesheet))
+            .layer(axum::middleware::from_fn_with_state(page, pages::guard))
+            .layer(DefaultBodyLimit::max(Pages::BODY_LIMIT))
+            .with_state(state)
+    }
+}
+
 /// The paths of the pages that are not in mails, under the link base's path. The link
 /// pages' paths come from admit's configuration ([`admit::LinkPaths`]).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,8 @@ use serde::Deserialize;
 use crate::security::{self, CSRF_COOKIE, CsrfKey, FLASH_COOKIE, RequesterKey};
 use crate::templates::{Page, PageTemplates};
 
+pub(crate) mod console;
+
 /// Every page's full path (prefix included).
 #[derive(Debug, Clone)]
 pub(crate) struct Paths {

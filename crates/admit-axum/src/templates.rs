@@ -27,11 +27,22 @@ pub enum Page {
     ChangePassword,
     /// A short message: refused form, too many attempts, failure (`message.html`).
     Message,
+    /// The console's « Comptes » list: filters, counts per status, rows, paging
+    /// (`console_accounts.html`).
+    ConsoleAccounts,
+    /// The console's account page: profile, grants, labels, status, actions
+    /// (`console_account.html`).
+    ConsoleAccount,
+    /// The console's confirmation step of one action (`console_confirm.html`).
+    ConsoleConfirm,
+    /// The console's mail journal: filters on subject, recipient and state
+    /// (`console_journal.html`).
+    ConsoleJournal,
 }
 
 impl Page {
     /// Every page.
-    pub const ALL: [Page; 7] = [
+    pub const ALL: [Page; 11] = [
         Page::Layout,
         Page::SetPassword,
         Page::InvalidLink,
@@ -39,6 +50,10 @@ impl Page {
         Page::SignIn,
         Page::ChangePassword,
         Page::Message,
+        Page::ConsoleAccounts,
+        Page::ConsoleAccount,
+        Page::ConsoleConfirm,
+        Page::ConsoleJournal,
     ];
 
     /// The template's file name (`sign_in.html`).
@@ -51,6 +66,10 @@ impl Page {
             Page::SignIn => "sign_in.html",
             Page::ChangePassword => "change_password.html",
             Page::Message => "message.html",
+            Page::ConsoleAccounts => "console_accounts.html",
+            Page::ConsoleAccount => "console_account.html",
+            Page::ConsoleConfirm => "console_confirm.html",
+            Page::ConsoleJournal => "console_journal.html",
         }
     }
 
@@ -67,6 +86,10 @@ impl Page {
             Page::SignIn => include_str!("../templates/sign_in.html"),
             Page::ChangePassword => include_str!("../templates/change_password.html"),
             Page::Message => include_str!("../templates/message.html"),
+            Page::ConsoleAccounts => include_str!("../templates/console_accounts.html"),
+            Page::ConsoleAccount => include_str!("../templates/console_account.html"),
+            Page::ConsoleConfirm => include_str!("../templates/console_confirm.html"),
+            Page::ConsoleJournal => include_str!("../templates/console_journal.html"),
         }
     }
 }
@@ -270,6 +293,59 @@ fn samples() -> Vec<(Page, Value)> {
         out.push((Page::SignIn, context! { email => "jeanne@example.org", ..base.clone() }));
         out.push((Page::ChangePassword, context! { email => Some("jeanne@example.org"), ..base.clone() }));
         out.push((Page::Message, context! { title => "Title", message => "Message.", ..base.clone() }));
+        out.extend(console_samples(&base));
+    }
+    out
+}
+
+/// Sample values of the console's pages (empty and full lists, every optional part).
+fn console_samples(base: &Value) -> Vec<(Page, Value)> {
+    let nav = context! { accounts => "/console/accounts" };
+    let kinds = context! { member => "?kind=member", public => "?kind=public", all => "?" };
+    let status =
+        context! { key => "invited", label => "Invited", selected => true, count => 3, href => "?status=invited" };
+    let row = context! { href => "/console/accounts/x", name => "Ada", email => Some("ada@example.org"),
+    grants => vec!["Platform: Guest"], status => "Invited", status_key => "invited" };
+    let bare = context! { href => "/console/accounts/y", name => "Bob", email => None::<String>,
+    grants => Vec::<String>::new(), status => "Created", status_key => "created" };
+    let scope = context! { key => "program:x", label => "Programme x", selected => true };
+    let mut out = Vec::new();
+    for (rows, scopes, next) in
+        [(vec![], vec![], None), (vec![row, bare], vec![scope.clone(), scope], Some("?after=x"))]
+    {
+        out.push((
+            Page::ConsoleAccounts,
+            context! { wide => true, nav => nav.clone(), kinds => kinds.clone(), kind => next.map(|_| "member"),
+            scopes, q => "ada", statuses => vec![status.clone()], rows, first => next, next, ..base.clone() },
+        ));
+    }
+    let mail = context! { to => "ada@example.org", subject => "Reset", kind => "password_reset",
+    state => "Failed", state_key => "failed", error => Some("refused"), date => "1 December 2026" };
+    for (mails, next) in [(vec![], None), (vec![mail], Some("?after=x"))] {
+        out.push((
+            Page::ConsoleJournal,
+            context! { wide => true, nav => context! { accounts => "/console/accounts", journal => "/console/journal" },
+            journal_help => "Help.", subject => "mot de passe", recipient => "", states => vec![context! { key => "sent",
+            label => "Sent", selected => true }], mails, first => next, next, ..base.clone() },
+        ));
+    }
+    let label = context! { key => "position", value => "Nurse" };
+    for full in [false, true] {
+        let account = context! { name => "Ada", status => "Invited", status_key => "invited", temporary_expired => full,
+        email => full.then_some("ada@example.org"), kind => "Team member", phone => full.then_some("+33 1"),
+        locale => "fr", created_at => "1 December 2026", invitation_expires => full.then_some("3 December 2026"),
+        last_login => full.then_some("2 December 2026"), grants => vec!["Platform: Guest"],
+        labels => if full { vec![label.clone()] } else { vec![] } };
+        let actions =
+            if full { vec![context! { href => "/console/accounts/x/invite", label => "Invite" }] } else { vec![] };
+        out.push((Page::ConsoleAccount, context! { wide => true, nav => nav.clone(), back => "/console/accounts", account, actions, ..base.clone() }));
+        out.push((
+            Page::ConsoleConfirm,
+            context! { wide => true, nav => nav.clone(), heading => "Invite", account_name => "Ada",
+            account_email => full.then_some("ada@example.org"), question => "Continue?", button => "Yes",
+            back => "/console/accounts/x", set_password => full, must_change => full,
+            must_change_label => "Must change", ..base.clone() },
+        ));
     }
     out
 }

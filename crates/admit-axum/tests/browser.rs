@@ -1,5 +1,6 @@
 //! The journeys of a person, end to end, in headless Chromium through WebDriver: the
-//! documented host app (examples/host.rs) on SQLite (a temporary file) with `FileTransport`,
+//! documented host apps (examples/host.rs, and examples/console_host.rs for the
+//! administrators' console) on SQLite (a temporary file) with `FileTransport`,
 //! links read from the written `.eml` files.
 //!
 //! Needs `chromium` and `chromedriver` (Debian: `chromium`, `chromium-driver`). Without them
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 use admit::core::password::Argon2Params;
 use admit::{Admit, CreateAccount, DispatcherConfig, FileTransport, Grant, Invite, Role, Scope, SqliteStore};
 use fantoccini::{Client, ClientBuilder, Locator};
-use support::{ADMIN_PASSWORD, app, secret};
+use support::{ADMIN_PASSWORD, app, console_app, secret};
 
 const GOOD: &str = "copper lantern evening tide";
 const NEWER: &str = "granite harbour at dusk";
@@ -30,6 +31,10 @@ struct Host {
 
 impl Host {
     async fn start() -> Host {
+        Host::start_with(app).await
+    }
+
+    async fn start_with(app: fn(Admit) -> axum::Router) -> Host {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
@@ -138,14 +143,36 @@ async fn shot(c: &Client, name: &str) {
 
 async fn heading(c: &Client) -> String {
     c.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("h1, body")).await.unwrap();
-    match c.find(Locator::Css("h1")).await {
-        Ok(h1) => h1.text().await.unwrap(),
-        Err(_) => String::new(),
+    // A redirect landing meanwhile replaces the heading: read it again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.find(Locator::Css("h1")).await {
+            Ok(h1) => match h1.text().await {
+                Ok(text) => return text,
+                Err(error) if Instant::now() > deadline => panic!("no heading text: {error}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(25)).await,
+            },
+            Err(_) => return String::new(),
+        }
     }
 }
 
+/// The page's text; waits through a navigation in progress (the body may be missing or
+/// replaced while a redirect lands).
 async fn body(c: &Client) -> String {
-    c.find(Locator::Css("body")).await.unwrap().text().await.unwrap()
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match c.find(Locator::Css("body")).await {
+            Ok(body) => match body.text().await {
+                Ok(text) => return text,
+                Err(error) if Instant::now() > deadline => panic!("no page text: {error}"),
+                Err(_) => {}
+            },
+            Err(error) if Instant::now() > deadline => panic!("no page body: {error}"),
+            Err(_) => {}
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
 
 async fn fill(c: &Client, id: &str, text: &str) {
@@ -306,6 +333,63 @@ async fn french_pages_journey(host: &Host, c: &Client) {
     assert_eq!(body(c).await, "Signed in as Jeanne Martin");
 }
 
+/// Requirement 01 from the console: an administrator signs in, opens « Comptes », opens an
+/// invited account, « Envoyer un mail de réinitialisation », confirms in French, sees
+/// « Invitation envoyée avec succès. » once, and the reset mail is written.
+async fn console_send_reset_journey(host: &Host, c: &Client) {
+    host.invite("lea.dupont@example.org", "Léa Dupont", "fr").await;
+    let invitation = host.link_from_eml("lea.dupont@example.org").await;
+    c.goto(&format!("{}/sign-in", host.base)).await.unwrap();
+    fill(c, "email", "root.admin@example.org").await;
+    fill(c, "password", ADMIN_PASSWORD).await;
+    submit(c).await;
+    wait_path(c, "/console/accounts").await;
+    assert_eq!(heading(c).await, "Comptes");
+    let text = body(c).await;
+    assert!(text.contains("Léa Dupont") && text.contains("Invité") && text.contains("Root Admin"), "{text}");
+    shot(c, "console-accounts-fr").await;
+    c.find(Locator::LinkText("Léa Dupont")).await.unwrap().click().await.unwrap();
+    assert_eq!(heading(c).await, "Léa Dupont");
+    let account_path = c.current_url().await.unwrap().path().to_owned();
+    shot(c, "console-account-fr").await;
+    c.find(Locator::LinkText("Envoyer un mail de réinitialisation")).await.unwrap().click().await.unwrap();
+    assert_eq!(heading(c).await, "Envoyer un mail de réinitialisation");
+    let question = c.find(Locator::Id("question")).await.unwrap().text().await.unwrap();
+    assert_eq!(
+        question,
+        "Vous êtes sur le point d'envoyer un e-mail de réinitialisation à ce compte. Le destinataire pourra définir un nouveau mot de passe. Souhaitez-vous continuer ?"
+    );
+    shot(c, "console-confirm-send-reset-fr").await;
+    let button = c.find(Locator::Css("form button[type=submit]")).await.unwrap();
+    assert_eq!(button.text().await.unwrap(), "Oui, renvoyer l'invitation");
+    button.click().await.unwrap();
+    wait_path(c, &account_path).await;
+    let flash = c.find(Locator::Css(".flash")).await.unwrap().text().await.unwrap();
+    assert_eq!(flash, "Invitation envoyée avec succès.");
+    shot(c, "console-reset-sent-fr").await;
+    // Shown once: a reload does not repeat the message (nor the action: it was a redirect).
+    c.refresh().await.unwrap();
+    assert_eq!(heading(c).await, "Léa Dupont");
+    assert!(c.find(Locator::Css(".flash")).await.is_err(), "the message shows once");
+    // The reset mail is written with a new link, which opens the form.
+    let link = host.link_from_eml("lea.dupont@example.org").await;
+    assert!(link.contains("/reset-password?token=") && link != invitation, "{link}");
+    // 03: the mail is found in the journal by filtering on « mot de passe ».
+    c.find(Locator::LinkText("Journal des e-mails")).await.unwrap().click().await.unwrap();
+    assert_eq!(heading(c).await, "Journal des e-mails");
+    fill(c, "subject", "mot de passe").await;
+    submit(c).await;
+    wait_path(c, "/console/journal").await;
+    let rows = c.find_all(Locator::Css("tr.mail")).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = rows[0].text().await.unwrap();
+    assert!(row.contains("lea.dupont@example.org") && row.contains("Réinitialisation de votre mot de passe"), "{row}");
+    assert!(!body(c).await.contains("token="));
+    shot(c, "console-journal-fr").await;
+    c.goto(&link).await.unwrap();
+    assert_eq!(heading(c).await, "Choisissez un nouveau mot de passe");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_journeys() {
     if std::env::var("ADMIT_BROWSER_TRACE").is_ok() {
@@ -348,6 +432,14 @@ async fn browser_journeys() {
     let t = Instant::now();
     french_pages_journey(&host, &french).await;
     timings.push(("French pages, temporary password → change", t.elapsed()));
+    french.delete_all_cookies().await.unwrap();
+    let console_host = Host::start_with(console_app).await;
+    let t = Instant::now();
+    console_send_reset_journey(&console_host, &french).await;
+    timings.push((
+        "console: Comptes → account → send reset → French confirmation → success (01) → journal « mot de passe » (03)",
+        t.elapsed(),
+    ));
     french.close().await.unwrap();
     for (name, time) in &timings {
         println!("browser journey: {name}: {} ms", time.as_millis());

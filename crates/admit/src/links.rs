@@ -630,9 +630,11 @@ impl Admit {
         let hash = self.hash_password(new_password).await?;
         // Lost a race against another change of the account (the person accepted their
         // invitation meanwhile, say): decide again on the fresh account, with the same hash.
-        let first = std::cell::Cell::new(Some((actor_record, account_record)));
+        // A mutex, not a `Cell`: the future must stay `Send` (web handlers run it).
+        let first = std::sync::Mutex::new(Some((actor_record, account_record)));
         self.decide_again_on_conflict(|| {
-            let (hash, first) = (hash.clone(), first.take());
+            let taken = first.lock().map(|mut slot| slot.take()).unwrap_or(None);
+            let (hash, first) = (hash.clone(), taken);
             async move {
                 let (actor, account) = match first {
                     Some(records) => records,

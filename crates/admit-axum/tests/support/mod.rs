@@ -21,7 +21,15 @@ use tower::ServiceExt;
 #[allow(dead_code)]
 mod host;
 
+#[allow(unused_imports)]
 pub(crate) use host::app;
+
+#[path = "../../examples/console_host.rs"]
+#[allow(dead_code)]
+mod console_host;
+
+#[allow(unused_imports)]
+pub(crate) use console_host::console_app;
 
 pub const BASE: &str = "http://localhost:3000";
 pub const ADMIN_PASSWORD: &str = "violet meadow under rain 42";
