@@ -33,10 +33,10 @@ mod sqlite {
         let before = tables(&pool).await;
         store.migrate().await.unwrap();
         SqliteStore::new(pool.clone()).migrate().await.unwrap();
-        assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2], "each migration is recorded once");
+        assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3], "each migration is recorded once");
         assert_eq!(tables(&pool).await, before, "a second migrate creates nothing");
         let history: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM admit_migrations").fetch_one(&pool).await.unwrap();
-        assert_eq!(history, 2);
+        assert_eq!(history, 3);
     }
 
     #[tokio::test]
@@ -118,7 +118,7 @@ mod sqlite {
             .await
             .unwrap();
         store.migrate().await.unwrap();
-        assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2]);
+        assert_eq!(store.applied_migrations().await.unwrap(), vec![1, 2, 3]);
         assert_eq!(store.rate_limit_count("link:jeanne", hour, now).await.unwrap(), 7, "the window is kept");
         let short = store.hit_rate_limit("link:jeanne", 10, Duration::minutes(1), now).await.unwrap();
         assert_eq!(short.count, 1, "a window of another length starting at once counts apart");
@@ -161,7 +161,7 @@ mod sqlite {
         assert_eq!(timeout, 5_000);
         drop(store);
         let again = SqliteStore::open(&path).await.expect("reopening an existing file migrates nothing new");
-        assert_eq!(again.applied_migrations().await.unwrap(), vec![1, 2]);
+        assert_eq!(again.applied_migrations().await.unwrap(), vec![1, 2, 3]);
     }
 }
 
@@ -187,10 +187,10 @@ mod postgres {
             result.expect("every host's migrate succeeds, one after the other");
         }
         hosts[0].migrate().await.expect("migrating again is a no-op");
-        assert_eq!(hosts[1].applied_migrations().await.unwrap(), vec![1, 2, 3]);
+        assert_eq!(hosts[1].applied_migrations().await.unwrap(), vec![1, 2, 3, 4]);
         let history: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM admit_migrations").fetch_one(hosts[0].pool()).await.unwrap();
-        assert_eq!(history, 3, "each migration recorded once");
+        assert_eq!(history, 4, "each migration recorded once");
         let sqlx_history: Option<String> = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
             .fetch_one(hosts[0].pool())
             .await
