@@ -480,12 +480,12 @@ async fn accounts(url: &str, command: AccountsCommand) -> Result<Out, Failure> {
     let admit = db.admit(None)?;
     match command {
         AccountsCommand::List { actor, filter, status, after, limit } => {
-            let actor = actor_id(&admit, &actor).await?;
             let mut query = AccountQuery::new(admit.now());
             query.filter = account_filter(&filter)?;
             query.status = status.map(AccountStatus::from);
             query.after = after.as_deref().map(parse_account_id).transpose()?;
             query.limit = limit;
+            let actor = actor_id(&admit, &actor).await?;
             let page = admit.list_accounts(actor, query).await.map_err(Failure::admit)?;
             let mut table = Table::new(["ID", "EMAIL", "NAME", "KIND", "STATUS", "GRANTS"]);
             let mut rows = Vec::new();
@@ -537,8 +537,9 @@ async fn accounts(url: &str, command: AccountsCommand) -> Result<Out, Failure> {
             Ok(Out { text, json: value })
         }
         AccountsCommand::Count { actor, filter } => {
+            let filter = account_filter(&filter)?;
             let actor = actor_id(&admit, &actor).await?;
-            let counts = admit.count_accounts(actor, account_filter(&filter)?).await.map_err(Failure::admit)?;
+            let counts = admit.count_accounts(actor, filter).await.map_err(Failure::admit)?;
             let mut table = Table::new(["STATUS", "COUNT"]);
             let mut map = serde_json::Map::new();
             for status in AccountStatus::ALL {
@@ -561,7 +562,6 @@ fn parse_time(flag: &str, text: &str) -> Result<Timestamp, Failure> {
 async fn journal(url: &str, args: JournalArgs) -> Result<Out, Failure> {
     let db = Database::open_current(url).await?;
     let admit = db.admit(None)?;
-    let actor = actor_id(&admit, &args.actor).await?;
     let kind = match args.kind.as_deref() {
         None => None,
         Some(text) => Some(
@@ -583,6 +583,7 @@ async fn journal(url: &str, args: JournalArgs) -> Result<Out, Failure> {
             .transpose()?,
         limit: args.limit,
     };
+    let actor = actor_id(&admit, &args.actor).await?;
     let page = admit.mail_journal(actor, query).await.map_err(Failure::admit)?;
     let mut table = Table::new(["ID", "ENQUEUED", "STATUS", "KIND", "ATTEMPTS", "TO", "SUBJECT", "ERROR"]);
     let mut rows = Vec::new();
