@@ -21,12 +21,12 @@ pub const SCHEMA: u8 = 4;
 pub struct Failure {
     code: u8,
     message: String,
-    json: Option<Value>,
+    output: Option<(String, Value)>,
 }
 
 impl Failure {
     fn new(code: u8, message: impl Into<String>) -> Self {
-        Failure { code, message: message.into(), json: None }
+        Failure { code, message: message.into(), output: None }
     }
 
     /// Exit 2.
@@ -54,9 +54,11 @@ impl Failure {
         Failure::new(SCHEMA, message)
     }
 
-    /// Exit 4 with a JSON document for `--json` (printed on stdout too).
-    pub fn schema_with(message: impl Into<String>, json: Value) -> Self {
-        Failure { code: SCHEMA, message: message.into(), json: Some(json) }
+    /// The same failure, with what the command would have printed on success (a table and
+    /// a JSON document), printed on stdout before the message.
+    pub fn with_output(mut self, text: String, json: Value) -> Self {
+        self.output = Some((text, json));
+        self
     }
 
     /// A store failure mid-command: exit 3 when the database went away, 1 otherwise.
@@ -81,10 +83,12 @@ impl Failure {
         }
     }
 
-    /// Prints the message (and the JSON document if any) and gives the exit code.
-    pub fn report(self) -> ExitCode {
-        if let Some(json) = &self.json {
-            println!("{json}");
+    /// Prints the output if any (JSON with `--json`) and the message, and gives the exit code.
+    pub fn report(self, json: bool) -> ExitCode {
+        match &self.output {
+            Some((_, value)) if json => println!("{value}"),
+            Some((text, _)) => print!("{text}"),
+            None => {}
         }
         eprintln!("admit: {}", self.message);
         ExitCode::from(self.code)

@@ -196,6 +196,30 @@ enum OutboxCommand {
         #[command(flatten)]
         actor: Actor,
     },
+    /// Re-sends failed mails through the facade, as `--as`: a failed invitation or reminder
+    /// becomes a new invitation (`reinvite`), a failed reset a new reset link, a failed
+    /// temporary password a new one; each with a fresh secret (a failed mail's own secret
+    /// was scrubbed), authorized, audited and rate-limited like the console's buttons.
+    /// A failed mail already followed by a newer mail of the same template to the same
+    /// account is skipped, so running it twice sends nothing twice. Notices (password or
+    /// address changed) are not re-sent.
+    Retry {
+        /// Who acts.
+        #[command(flatten)]
+        actor: Actor,
+        /// Only this template.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only mails whose failure reason contains this text (case-sensitive).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Only mails enqueued at or after (RFC 3339).
+        #[arg(long)]
+        since: Option<String>,
+        /// Lists what would be re-sent; changes nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -318,7 +342,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(error) => return Failure::other(format!("cannot start the runtime: {error}")).report(),
+        Err(error) => return Failure::other(format!("cannot start the runtime: {error}")).report(cli.json),
     };
     let json = cli.json;
     match runtime.block_on(run(cli)) {
@@ -330,7 +354,7 @@ fn main() -> ExitCode {
             }
             ExitCode::from(exit::OK)
         }
-        Err(failure) => failure.report(),
+        Err(failure) => failure.report(json),
     }
 }
 
@@ -368,7 +392,8 @@ async fn migrate(url: &str, check: bool) -> Result<Out, Failure> {
     if check {
         let json = json!({ "applied": before, "shipped": shipped, "missing": missing, "current": missing.is_empty() });
         if !missing.is_empty() {
-            return Err(Failure::schema_with(format!("schema behind: missing migrations {missing:?}"), json));
+            let message = format!("schema behind: missing migrations {missing:?}");
+            return Err(Failure::schema(message.clone()).with_output(format!("{message}\n"), json));
         }
         return Ok(Out { text: format!("schema current (migrations {shipped:?})\n"), json });
     }
@@ -667,6 +692,123 @@ async fn outbox(url: &str, command: OutboxCommand) -> Result<Out, Failure> {
                 }),
             })
         }
+        OutboxCommand::Retry { actor, kind, reason, since, dry_run } => {
+            let kind = match kind.as_deref() {
+                None => None,
+                Some(text) => Some(
+                    MailKind::from_name(text)
+                        .ok_or_else(|| Failure::usage(format!("--kind: unknown template `{text}`")))?,
+                ),
+            };
+            let since = since.as_deref().map(|t| parse_time("--since", t)).transpose()?;
+            let actor = actor_id(&admit, &actor).await?;
+            retry(&admit, actor, kind, reason.as_deref(), since, dry_run).await
+        }
+    }
+}
+
+/// `outbox retry`: one facade re-send per failed mail, newest first, once per account and
+/// template.
+async fn retry(
+    admit: &Admit,
+    actor: AccountId,
+    kind: Option<MailKind>,
+    reason: Option<&str>,
+    since: Option<Timestamp>,
+    dry_run: bool,
+) -> Result<Out, Failure> {
+    let mut failed = Vec::new();
+    let mut query = MailQuery {
+        status: Some(MailStatus::Failed),
+        kind,
+        since,
+        limit: admit::store::query::MAX_PAGE_SIZE,
+        ..MailQuery::default()
+    };
+    loop {
+        let page = admit.mail_journal(actor, query.clone()).await.map_err(Failure::admit)?;
+        failed.extend(
+            page.items
+                .into_iter()
+                .filter(|m| reason.is_none_or(|r| m.last_error.as_deref().is_some_and(|e| e.contains(r)))),
+        );
+        match page.next {
+            Some(next) => query.after = Some(next),
+            None => break,
+        }
+    }
+    let mut done = std::collections::HashSet::new();
+    let mut table = Table::new(["MAIL", "KIND", "ACCOUNT", "OUTCOME"]);
+    let mut rows = Vec::new();
+    let (mut resent, mut skipped, mut refused) = (0u64, 0u64, 0u64);
+    for mail in &failed {
+        let account = mail.account_id;
+        let outcome = match account {
+            None => Err("skipped: no account".to_owned()),
+            Some(_) if !mail.kind.carries_secret() => Err("skipped: a notice, not re-sent".to_owned()),
+            Some(account) if !done.insert((account, family(mail.kind))) => {
+                Err("skipped: a newer failed mail of this template is re-sent".to_owned())
+            }
+            Some(account) => {
+                // Already followed by a newer mail of the same template?
+                let newer = MailQuery { account_id: Some(account), limit: 50, ..MailQuery::default() };
+                let page = admit.mail_journal(actor, newer).await.map_err(Failure::admit)?;
+                if page.items.iter().any(|m| m.id > mail.id && family(m.kind) == family(mail.kind)) {
+                    Err("skipped: already followed by a newer mail".to_owned())
+                } else if dry_run {
+                    Ok("would re-send".to_owned())
+                } else {
+                    let result = match mail.kind {
+                        MailKind::Invitation | MailKind::InvitationReminder => {
+                            admit.reinvite(actor, account).await.map(drop)
+                        }
+                        MailKind::PasswordReset => admit.send_password_reset(actor, account).await,
+                        _ => admit.issue_temporary_password(actor, account).await,
+                    };
+                    match result {
+                        Ok(()) => Ok("re-sent".to_owned()),
+                        Err(AdmitError::Store(e)) => return Err(Failure::store(e)),
+                        Err(e) => {
+                            refused += 1;
+                            Err(format!("refused: {e}"))
+                        }
+                    }
+                }
+            }
+        };
+        let text = match &outcome {
+            Ok(text) => {
+                resent += 1;
+                text.clone()
+            }
+            Err(text) => {
+                if text.starts_with("skipped") {
+                    skipped += 1;
+                }
+                text.clone()
+            }
+        };
+        let account_text = account.map(|a| a.to_string()).unwrap_or_default();
+        table.row([mail.id.to_string(), mail.kind.as_str().to_owned(), account_text.clone(), text.clone()]);
+        rows.push(json!({ "mail": mail.id.to_string(), "kind": mail.kind.as_str(), "account": account_text, "outcome": text }));
+    }
+    let label = if dry_run { "would re-send" } else { "re-sent" };
+    let text = format!("{label} {resent}, skipped {skipped}, refused {refused}\n{}", table.render());
+    let json = json!({ "dry_run": dry_run, "resent": resent, "skipped": skipped, "refused": refused, "mails": rows });
+    if refused > 0 {
+        return Err(Failure::refused(format!("{refused} re-sends refused")).with_output(text, json));
+    }
+    Ok(Out { text, json })
+}
+
+/// Invitations and reminders are one family: a reminder follows a failed invitation.
+fn family(kind: MailKind) -> u8 {
+    match kind {
+        MailKind::Invitation | MailKind::InvitationReminder => 0,
+        MailKind::PasswordReset => 1,
+        MailKind::TemporaryPassword => 2,
+        MailKind::PasswordChanged => 3,
+        MailKind::EmailChanged => 4,
     }
 }
 

@@ -125,6 +125,21 @@ fn journey(url_text: &str) {
     let sent = admit(url, &["--json", "journal", "--as", ADMIN, "--status", "sent"]).expect(0).json();
     assert_eq!(sent["mails"].as_array().expect("mails").len(), 2);
 
+    // Re-send the failed mail (a fresh invitation through the facade), once only.
+    let dry = admit(url, &["--json", "outbox", "retry", "--as", ADMIN, "--dry-run"]).expect(0).json();
+    assert_eq!((dry["resent"].as_u64(), dry["dry_run"].as_bool()), (Some(1), Some(true)));
+    let none = admit(url, &["--json", "outbox", "retry", "--as", ADMIN, "--reason", "no such reason"]).expect(0).json();
+    assert_eq!(none["resent"].as_u64(), Some(0));
+    let retried = admit(url, &["--json", "outbox", "retry", "--as", ADMIN, "--kind", "invitation"]).expect(0).json();
+    assert_eq!(retried["resent"].as_u64(), Some(1));
+    assert_eq!(retried["mails"][0]["outcome"], "re-sent");
+    let status = admit(url, &["--json", "outbox", "status", "--as", ADMIN]).expect(0).json();
+    assert_eq!((status["pending"].as_u64(), status["failed"].as_u64()), (Some(1), Some(1)));
+    let again = admit(url, &["--json", "outbox", "retry", "--as", ADMIN]).expect(0).json();
+    assert_eq!((again["resent"].as_u64(), again["skipped"].as_u64()), (Some(0), Some(1)));
+    let run = admit(url, &["outbox", "retry", "--as", "eve@example.org"]).expect(1);
+    assert!(run.stderr.contains("refused"), "{}", run.stderr);
+
     // The retention job: nothing old enough yet.
     let dry = admit(url, &["--json", "purge", "--dry-run"]).expect(0).json();
     assert_eq!(dry["would_purge"].as_u64(), Some(0));
@@ -265,6 +280,7 @@ fn every_command_has_help() {
         &["journal", "--help"],
         &["outbox", "--help"],
         &["outbox", "status", "--help"],
+        &["outbox", "retry", "--help"],
         &["dispatch", "--help"],
         &["purge", "--help"],
     ] {
