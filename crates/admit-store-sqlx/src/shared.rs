@@ -536,6 +536,12 @@ impl This {
         tx.commit().await.map_err(Error::database)
     }
 
+    /// The versions of the migrations this build ships, in order (what [`Self::migrate`]
+    /// brings a database to; compare with [`Self::applied_migrations`] to check a schema).
+    pub fn shipped_migrations(&self) -> Vec<i64> {
+        dialect::MIGRATIONS.iter().map(|m| m.version).collect()
+    }
+
     /// The versions recorded in the history table, in order.
     ///
     /// # Errors

@@ -128,6 +128,19 @@ enum Settled {
     Released,
 }
 
+impl Settled {
+    /// The `outcome` label of the settled-mails counter.
+    const fn as_str(self) -> &'static str {
+        match self {
+            Settled::Sent => "sent",
+            Settled::Retried => "retried",
+            Settled::Failed => "failed",
+            Settled::LeaseLost => "lease_lost",
+            Settled::Released => "released",
+        }
+    }
+}
+
 /// Delivers the outbox. Build one with [`Admit::dispatcher`].
 ///
 /// Each round claims up to `batch_size` due mails under a fresh random owner id, mints and
@@ -141,12 +154,20 @@ pub struct Dispatcher {
     admit: Admit,
     config: Arc<DispatcherConfig>,
     domain: Arc<str>,
+    health: Arc<crate::health::HealthState>,
 }
 
 impl Dispatcher {
     pub(crate) fn new(admit: Admit, config: DispatcherConfig) -> Self {
         let domain = config.message_id_domain.clone().unwrap_or_else(|| admit.inner.sender.domain().to_owned());
-        Dispatcher { admit, config: Arc::new(config), domain: domain.into() }
+        Dispatcher { admit, config: Arc::new(config), domain: domain.into(), health: Arc::default() }
+    }
+
+    /// Its health (shared by its clones): the last successful round, the last mail sent,
+    /// consecutive transport and store failures. For a host's health endpoint; it reads no
+    /// store and needs no administrator.
+    pub fn health(&self) -> crate::DispatcherHealth {
+        self.health.snapshot()
     }
 
     /// The delay before the attempt after `attempts` failed ones: `backoff_base` doubled for
@@ -205,7 +226,15 @@ impl Dispatcher {
     async fn deliver(self, mail: MailRecord, owner: Arc<str>, lease_until: Timestamp) -> StoreResult<Settled> {
         let span =
             tracing::info_span!("admit.mail", mail_id = %mail.id, kind = mail.kind.as_str(), attempt = mail.attempts);
-        self.deliver_inner(mail, owner, lease_until).instrument(span).await
+        let (kind, created_at) = (mail.kind, mail.created_at);
+        let result = self.deliver_inner(mail, owner, lease_until).instrument(span).await;
+        if let Ok(settled) = &result {
+            let now = self.admit.now();
+            let sent = matches!(settled, Settled::Sent);
+            self.health.mail(sent, matches!(settled, Settled::Retried), now);
+            crate::telemetry::settled(kind, settled.as_str(), sent.then(|| now.since(created_at)));
+        }
+        result
     }
 
     async fn deliver_inner(&self, mail: MailRecord, owner: Arc<str>, lease_until: Timestamp) -> StoreResult<Settled> {
@@ -419,6 +448,7 @@ impl Dispatcher {
             Some(error) => Err(error),
             None => Ok(report),
         };
+        self.health.round(result.is_ok(), self.admit.now());
         (result, stopped)
     }
 

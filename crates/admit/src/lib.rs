@@ -14,8 +14,10 @@ mod accounts;
 mod config;
 mod dispatch;
 mod error;
+mod health;
 mod links;
 mod queries;
+pub mod telemetry;
 
 use std::sync::Arc;
 
@@ -35,6 +37,7 @@ pub use accounts::{
 pub use config::{AdmitBuilder, ConfigError, Limit, LinkPaths, RateLimits};
 pub use dispatch::{DispatchReport, Dispatcher, DispatcherConfig};
 pub use error::{AdmitError, Result};
+pub use health::DispatcherHealth;
 pub use links::{Completion, CompletionError, InspectError, LinkInfo, SignIn, SignInError};
 pub use queries::{AccountView, SessionAccount};
 
@@ -345,6 +348,7 @@ impl Admit {
             requester = %requester.map(|r| self.digest(r)).unwrap_or_default(),
             "refused"
         );
+        telemetry::refused(&refusal);
         let _ = self.inner.events.send(AccountEvent::Refused(refusal));
     }
 
@@ -383,7 +387,9 @@ impl Admit {
     /// The returned decision keeps the account and the events; its change set has been
     /// handed to the store (moved, not copied: a batch's change set can hold 10,000 rows).
     pub(crate) async fn commit(&self, mut decision: Decision) -> Result<Decision> {
+        let kinds: Vec<MailKind> = decision.change.mails.iter().map(|m| m.kind).collect();
         self.inner.store.commit(std::mem::take(&mut decision.change)).await?;
+        kinds.into_iter().for_each(telemetry::enqueued);
         for event in &decision.events {
             let _ = self.inner.events.send(*event);
         }
@@ -408,7 +414,9 @@ impl Admit {
     /// Hashes a password on the blocking pool, at most `hashing_concurrency` at once, so
     /// Argon2 never blocks the async executor.
     pub(crate) async fn hash_password(&self, password: SecretString) -> Result<PasswordHash> {
+        let waiting = std::time::Instant::now();
         let _permit = self.inner.hashing.clone().acquire_owned().await.map_err(|_| AdmitError::Hashing)?;
+        telemetry::argon2_wait(waiting.elapsed());
         let hasher = self.inner.hasher.clone();
         tokio::task::spawn_blocking(move || hasher.hash(&password, &mut rand::rng()))
             .await
@@ -423,7 +431,9 @@ impl Admit {
         password: SecretString,
         hash: Option<PasswordHash>,
     ) -> Result<PasswordMatch> {
+        let waiting = std::time::Instant::now();
         let _permit = self.inner.hashing.clone().acquire_owned().await.map_err(|_| AdmitError::Hashing)?;
+        telemetry::argon2_wait(waiting.elapsed());
         let hasher = self.inner.hasher.clone();
         tokio::task::spawn_blocking(move || match hash {
             Some(hash) => hasher.check(&password, &hash).unwrap_or(PasswordMatch::Mismatch),
