@@ -2,43 +2,16 @@
 //! `admit::security` target and an `Event::Refused` for subscribers, with stable field
 //! names, and never a password, a token, a link or an address.
 
+#[path = "support/logs.rs"]
+mod logs;
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use admit::store::AuditQuery;
 use admit::{AdmitError, AuditAction, Event, Invite, RefusalKind, SignInError};
+use logs::logs;
 use support::*;
-
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The binary's one global subscriber (a thread-local one misses the blocking pool).
-fn logs() -> &'static Sink {
-    static SINK: OnceLock<Sink> = OnceLock::new();
-    SINK.get_or_init(|| {
-        let sink = Sink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::INFO)
-            .with_ansi(false)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        sink
-    })
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_of_refusal_is_traced_and_published() {
@@ -111,7 +84,7 @@ async fn every_kind_of_refusal_is_traced_and_published() {
     assert_eq!(audit[0].detail, "call=send_password_reset reason=not_an_administrator");
 
     // One trace line per refusal, stable target and fields, nothing secret.
-    let captured = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let captured = sink.text();
     let security: Vec<&str> = captured.lines().filter(|l| l.contains(" admit::security: ")).collect();
     for (event, reason) in [
         ("sign_in_failed", "wrong_password"),

@@ -1,45 +1,19 @@
 //! No raw token, verifier, link or password in any `Debug` output, error, or log line.
 
+#[path = "support/logs.rs"]
+mod logs;
 mod support;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 
 use admit::core::password::{Argon2Params, PasswordError, PasswordHasher, generate_temporary_password};
 use admit::core::token::{self, TokenPurpose};
 use admit::core::{AccountId, CredentialEpoch, MailSecret};
 use admit::mail::{MailContext, Message};
 use admit::{CompletionError, CreateAccount, Invite, MemoryStore, SignInError};
+use logs::logs;
 use secrecy::ExposeSecret;
 use support::*;
-
-/// Every byte the subscriber wrote.
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logs() -> &'static Sink {
-    static SINK: OnceLock<Sink> = OnceLock::new();
-    SINK.get_or_init(|| {
-        let sink = Sink::default();
-        let writer = sink.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber");
-        sink
-    })
-}
 
 /// The secrets to look for in `text`, and how many appear.
 fn leaks(text: &str, secrets: &[String]) -> Vec<String> {
@@ -230,7 +204,7 @@ async fn no_secret_in_any_log_line_error_or_record() {
             leaked += 1;
         }
     }
-    let captured = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let captured = sink.text();
     let lines: Vec<&str> = captured.lines().collect();
     assert!(lines.iter().any(|l| l.contains("event=\"link_refused\"")), "refused links are logged: {captured}");
     assert!(lines.iter().any(|l| l.contains("dispatch round")), "deliveries are logged");
