@@ -415,9 +415,25 @@ pub fn issue(
     encode_body(&bytes, &mut text[TOKEN_PREFIX.len()..]);
     let raw =
         RawToken(SecretString::from(String::from_utf8(text).expect("the prefix and the base64 alphabet are ASCII")));
-    let record = TokenRecord {
+    let record =
+        new_record(selector, Some(VerifierHash::of(&verifier)), account_id, purpose, credential_epoch, now, ttl);
+    bytes.fill(0);
+    IssuedToken { raw, record }
+}
+
+/// A live record issued at `now` for `ttl` (what [`issue`] and [`reserve`] both store).
+fn new_record(
+    selector: [u8; SELECTOR_LEN],
+    verifier_hash: Option<VerifierHash>,
+    account_id: AccountId,
+    purpose: TokenPurpose,
+    credential_epoch: CredentialEpoch,
+    now: Timestamp,
+    ttl: Duration,
+) -> TokenRecord {
+    TokenRecord {
         selector: TokenSelector(selector),
-        verifier_hash: Some(VerifierHash::of(&verifier)),
+        verifier_hash,
         account_id,
         purpose,
         credential_epoch,
@@ -426,9 +442,7 @@ pub fn issue(
         consumed_at: None,
         revoked_at: None,
         revoked_reason: None,
-    };
-    bytes.fill(0);
-    IssuedToken { raw, record }
+    }
 }
 
 /// Reserves a token for `account_id` with `purpose`, valid from `now` for `ttl`, without
@@ -449,18 +463,7 @@ pub fn reserve(
     rng.fill_bytes(&mut bytes);
     let (selector, _) = split(&bytes);
     bytes.fill(0);
-    TokenRecord {
-        selector: TokenSelector(selector),
-        verifier_hash: None,
-        account_id,
-        purpose,
-        credential_epoch,
-        created_at: now,
-        expires_at: now + ttl,
-        consumed_at: None,
-        revoked_at: None,
-        revoked_reason: None,
-    }
+    new_record(selector, None, account_id, purpose, credential_epoch, now, ttl)
 }
 
 /// A verifier minted for a reserved token: the text to mail and the hash to store.
