@@ -171,29 +171,8 @@ impl Console {
         let prefix = links.prefix().to_owned();
         let full = |path: &str| format!("{prefix}{path}");
         let base = full(&self.base);
-        let paths = pages::Paths {
-            invitation: full(links.invitation()),
-            reset: full(links.reset()),
-            forgot_password: full(&self.paths.forgot_password),
-            sign_in: full(&self.paths.sign_in),
-            sign_out: full(&self.paths.sign_out),
-            change_password: full(&self.paths.change_password),
-            stylesheet: format!("{base}/admit.css"),
-            cookie: if prefix.is_empty() { "/".to_owned() } else { prefix.clone() },
-            after_sign_in: format!("{base}/accounts"),
-        };
-        let page = Arc::new(pages::State {
-            templates: self.templates.unwrap_or_else(PageTemplates::builtin),
-            requester: self.requester,
-            csrf: match self.csrf_key {
-                Some(key) => security::CsrfKey::new(key),
-                None => security::CsrfKey::random(),
-            },
-            origin: links.origin().to_owned(),
-            secure: links.is_https(),
-            paths: paths.clone(),
-            admit: self.admit,
-        });
+        let paths = resolved_paths(&links, &self.paths, format!("{base}/admit.css"), format!("{base}/accounts"));
+        let page = Arc::new(page_state(self.admit, self.templates, self.requester, self.csrf_key, paths.clone()));
         let state = Arc::new(pages::console::ConsoleState {
             page: page.clone(),
             catalogue: self.catalogue,
@@ -317,31 +296,9 @@ impl Pages {
     /// change use the host's `AuthManagerLayer<AdmitBackend, _>`, which must wrap it.
     pub fn router(self) -> Router {
         let links = self.admit.link_paths().clone();
-        let prefix = links.prefix().to_owned();
-        let full = |path: &str| format!("{prefix}{path}");
-        let paths = pages::Paths {
-            invitation: full(links.invitation()),
-            reset: full(links.reset()),
-            forgot_password: full(&self.paths.forgot_password),
-            sign_in: full(&self.paths.sign_in),
-            sign_out: full(&self.paths.sign_out),
-            change_password: full(&self.paths.change_password),
-            stylesheet: full(&self.paths.stylesheet),
-            cookie: if prefix.is_empty() { "/".to_owned() } else { prefix.clone() },
-            after_sign_in: self.after_sign_in,
-        };
-        let state = Arc::new(pages::State {
-            templates: self.templates.unwrap_or_else(PageTemplates::builtin),
-            requester: self.requester,
-            csrf: match self.csrf_key {
-                Some(key) => security::CsrfKey::new(key),
-                None => security::CsrfKey::random(),
-            },
-            origin: links.origin().to_owned(),
-            secure: links.is_https(),
-            paths: paths.clone(),
-            admit: self.admit,
-        });
+        let stylesheet = format!("{}{}", links.prefix(), self.paths.stylesheet);
+        let paths = resolved_paths(&links, &self.paths, stylesheet, self.after_sign_in);
+        let state = Arc::new(page_state(self.admit, self.templates, self.requester, self.csrf_key, paths.clone()));
         let router = Router::new()
             .route(&paths.invitation, get(pages::invitation_get).post(pages::invitation_post))
             .route(&paths.reset, get(pages::reset_get).post(pages::reset_post))
@@ -356,5 +313,51 @@ impl Pages {
             .layer(axum::middleware::from_fn_with_state(state.clone(), pages::guard))
             .layer(DefaultBodyLimit::max(Self::BODY_LIMIT))
             .with_state(state)
+    }
+}
+
+/// The pages' paths under the link base's path: the link paths from admit's configuration,
+/// the others from `paths`; `stylesheet` and `after_sign_in` as the router wants them.
+fn resolved_paths(
+    links: &admit::LinkPaths,
+    paths: &PagePaths,
+    stylesheet: String,
+    after_sign_in: String,
+) -> pages::Paths {
+    let prefix = links.prefix();
+    let full = |path: &str| format!("{prefix}{path}");
+    pages::Paths {
+        invitation: full(links.invitation()),
+        reset: full(links.reset()),
+        forgot_password: full(&paths.forgot_password),
+        sign_in: full(&paths.sign_in),
+        sign_out: full(&paths.sign_out),
+        change_password: full(&paths.change_password),
+        stylesheet,
+        cookie: if prefix.is_empty() { "/".to_owned() } else { prefix.to_owned() },
+        after_sign_in,
+    }
+}
+
+/// The state the pages share, for [`Pages::router`] and [`Console::router`].
+fn page_state(
+    admit: Admit,
+    templates: Option<PageTemplates>,
+    requester: RequesterKey,
+    csrf_key: Option<[u8; 32]>,
+    paths: pages::Paths,
+) -> pages::State {
+    let links = admit.link_paths().clone();
+    pages::State {
+        templates: templates.unwrap_or_else(PageTemplates::builtin),
+        requester,
+        csrf: match csrf_key {
+            Some(key) => security::CsrfKey::new(key),
+            None => security::CsrfKey::random(),
+        },
+        origin: links.origin().to_owned(),
+        secure: links.is_https(),
+        paths,
+        admit,
     }
 }
